@@ -1,0 +1,259 @@
+r"""Data for the course: toy distributions with known densities, and image datasets.
+
+The toy samplers (a 1D bimodal mixture, the 8-Gaussian ring, the 5x5 grid) have closed-form
+densities, so a lecture can compare p_G with p_data exactly. The image datasets come through
+torchvision (MNIST, Fashion-MNIST, CIFAR-10) or, offline and in FAST mode, from scikit-learn's
+bundled handwritten digits (1,797 real 8x8 scans, 10 classes), resized to the course resolution.
+
+Shapes are written with these letters throughout the package:
+
+    B batch    C channels    H x W image height and width    Z latent size    K classes
+
+Used by every lecture; the image datasets first appear in lecture 00.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from gancourse.config import data_dir
+
+
+def assert_shape(tensor: torch.Tensor, shape: tuple, name: str = "tensor") -> None:
+    """Check ``tensor.shape`` against ``shape``, where ``None`` means "any size".
+
+    Raises ``ValueError`` naming every dimension that differs, e.g.
+    ``z has shape (8, 3); expected (None, 100): dim 1 is 3, expected 100``.
+    """
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}.")
+    got = tuple(tensor.shape)
+    if len(got) != len(shape):
+        raise ValueError(
+            f"{name} has shape {got} ({len(got)} dims); expected {tuple(shape)} ({len(shape)} dims)."
+        )
+    bad = [
+        f"dim {i} is {g}, expected {e}"
+        for i, (g, e) in enumerate(zip(got, shape))
+        if e is not None and g != e
+    ]
+    if bad:
+        raise ValueError(f"{name} has shape {got}; expected {tuple(shape)}: " + ", ".join(bad) + ".")
+
+
+# --------------------------------------------------------------------------------------------
+# Toy distributions (lectures 01, 02, 04, 05)
+# --------------------------------------------------------------------------------------------
+
+
+def _as_points(x, dim: int) -> np.ndarray:
+    """Array-like of shape (M,) (when dim is 1) or (M, dim) -> float64 array (M, dim)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x, dtype=np.float64)
+    if dim == 1 and x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"expected points of shape (M, {dim}), got {x.shape}.")
+    return x
+
+
+class GaussianMixture:
+    """An equal-weight mixture of isotropic Gaussians with one shared ``std``.
+
+    ``centers`` has shape (M, d). ``sample(n)`` returns a float32 tensor (n, d); ``pdf(x)`` takes
+    points (n, d) (or (n,) in 1D) and returns a float64 array (n,).
+    """
+
+    def __init__(self, centers, std: float):
+        centers = np.asarray(centers, dtype=np.float64)
+        if centers.ndim != 2:
+            raise ValueError(f"centers must have shape (M, d), got {centers.shape}.")
+        if not std > 0:
+            raise ValueError(f"std must be positive, got {std}.")
+        self.centers = centers
+        self.std = float(std)
+
+    @property
+    def dim(self) -> int:
+        return self.centers.shape[1]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` points, shape (n, d), float32. Pass a ``torch.Generator`` for a fixed stream."""
+        centers = torch.as_tensor(self.centers, dtype=torch.float32)
+        k = torch.randint(len(centers), (n,), generator=generator)  # (n,) mixture component
+        noise = torch.randn(n, self.dim, generator=generator)  # (n, d)
+        return centers[k] + self.std * noise
+
+    def pdf(self, x) -> np.ndarray:
+        """Density at ``x``: points (n, d), or (n,) in 1D. Returns float64 (n,)."""
+        x = _as_points(x, self.dim)
+        d2 = ((x[:, None, :] - self.centers[None, :, :]) ** 2).sum(-1)  # (n, M)
+        norm = (2 * math.pi * self.std**2) ** (self.dim / 2)
+        return np.exp(-d2 / (2 * self.std**2)).mean(axis=1) / norm
+
+
+class BimodalGaussian1D(GaussianMixture):
+    """Two equal Gaussians on the line, at -2 and +2 with std 0.5 by default. Lecture 01."""
+
+    def __init__(self, means=(-2.0, 2.0), std: float = 0.5):
+        super().__init__(np.asarray(means, dtype=np.float64)[:, None], std)
+
+
+class Ring2D(GaussianMixture):
+    """``n_modes`` Gaussians evenly spaced on a circle of ``radius`` (the unrolled-GAN ring). Lecture 04."""
+
+    def __init__(self, n_modes: int = 8, radius: float = 2.0, std: float = 0.05):
+        angles = 2 * np.pi * np.arange(n_modes) / n_modes
+        super().__init__(radius * np.stack([np.cos(angles), np.sin(angles)], axis=1), std)
+
+
+class Grid2D(GaussianMixture):
+    """A ``side`` x ``side`` grid of Gaussians ``spacing`` apart, centred on the origin. Lecture 04."""
+
+    def __init__(self, side: int = 5, spacing: float = 2.0, std: float = 0.05):
+        ticks = (np.arange(side) - (side - 1) / 2) * spacing
+        xx, yy = np.meshgrid(ticks, ticks, indexing="ij")
+        super().__init__(np.stack([xx.ravel(), yy.ravel()], axis=1), std)
+
+
+# --------------------------------------------------------------------------------------------
+# Image datasets (lecture 00 on)
+# --------------------------------------------------------------------------------------------
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+DOWNLOAD_TIMEOUT_S = 30
+
+
+class ImageDataset(Dataset):
+    """Images held in memory as one tensor, yielding ``(image, label)``.
+
+    ``images`` is float32 (N, C, H, W) in [-1, 1]; ``labels`` is int64 (N,). Holding the whole
+    set as a tensor lets the training loop draw batches by indexing, with no loader in between.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, name: str, classes: list[str]):
+        if images.ndim != 4:
+            raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}.")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        self.images = images
+        self.labels = labels
+        self.name = name
+        self.classes = classes
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], self.labels[i]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.images.shape[1:])
+
+    def __repr__(self) -> str:
+        c, h, w = self.shape
+        return f"ImageDataset({self.name!r}, {len(self)} images of {c}x{h}x{w}, {len(self.classes)} classes)"
+
+
+def _to_unit_range(images: torch.Tensor, max_value: float) -> torch.Tensor:
+    """[0, max_value] -> [-1, 1], float32."""
+    return images.float() / max_value * 2.0 - 1.0
+
+
+def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, size, size), bilinear (antialiased when shrinking), clamped to [-1, 1]."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    shrinking = size < images.shape[-1]
+    out = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
+    return out.clamp_(-1.0, 1.0)
+
+
+def _digits(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled digits: (N, 1, 8, 8) in [-1, 1] and labels. Every 5th scan is held out."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.as_tensor(bunch.images, dtype=torch.float32)[:, None]  # (1797, 1, 8, 8), 0..16
+    labels = torch.as_tensor(bunch.target, dtype=torch.int64)
+    held_out = torch.arange(len(labels)) % 5 == 4
+    keep = ~held_out if train else held_out
+    return _to_unit_range(images[keep], 16.0), labels[keep]
+
+
+def _torchvision(name: str, train: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    import torchvision
+
+    cls = {"mnist": torchvision.datasets.MNIST,
+           "fashion-mnist": torchvision.datasets.FashionMNIST,
+           "cifar10": torchvision.datasets.CIFAR10}[name]
+    root = data_dir()
+    try:  # already on disk: no network at all
+        ds = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        ds = _download(cls, name, root, train)
+    data = torch.as_tensor(np.asarray(ds.data))
+    if data.ndim == 3:  # (N, H, W) grey
+        data = data[:, None]
+    else:  # (N, H, W, 3) colour
+        data = data.permute(0, 3, 1, 2)  # (N, 3, H, W)
+    labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    return _to_unit_range(data, 255.0), labels, list(ds.classes)
+
+
+def _download(cls, name: str, root: Path, train: bool):
+    """Download through torchvision; on any failure remove what this attempt wrote and explain."""
+    before = {p for p in root.rglob("*")}
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # never hang on a dead route
+    try:
+        return cls(str(root), train=train, download=True)
+    except Exception as err:  # network errors come in many types; all end the same way
+        for path in sorted(set(root.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True):
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+            else:
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
+        raise RuntimeError(
+            f"Could not download {name!r} into {root} ({reason}). Either put the "
+            f"dataset's files in a folder and point GANCOURSE_DATA at it, or use the embedded "
+            f"dataset: image_dataset('digits'), which needs no network."
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+
+
+def image_dataset(name: str = "digits", train: bool = True, size: int = 28) -> ImageDataset:
+    """An image dataset by name, as float32 images (N, C, size, size) in [-1, 1] with int64 labels.
+
+    ``"digits"`` is scikit-learn's bundled handwritten digits (1,797 real 8x8 scans; every 5th is
+    the held-out split), upscaled to ``size``: the embedded default, used offline and in FAST mode.
+    ``"mnist"``, ``"fashion-mnist"`` and ``"cifar10"`` come through torchvision, downloaded into
+    :func:`gancourse.config.data_dir` the first time. Lecture 00.
+    """
+    if not isinstance(name, str) or name.lower() not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; the course knows {', '.join(map(repr, DATASETS))}.")
+    if not isinstance(size, int) or size < 4:
+        raise ValueError(f"size must be an int of at least 4 pixels, got {size!r}.")
+    name = name.lower()
+    if name == "digits":
+        images, labels = _digits(train)
+        classes = [str(k) for k in range(10)]
+    else:
+        images, labels, classes = _torchvision(name, train)
+    return ImageDataset(_resize(images, size), labels, name, classes)

@@ -1,0 +1,213 @@
+r"""Every adversarial loss of the course, as a pure function of discriminator scores.
+
+A loss takes logits (or critic scores) and returns a scalar tensor: no backward pass, optimiser or
+state. Probability forms are written beside the logit forms they equal; the code uses the logit
+form because :math:`\log \sigma(s)` computed as ``logsigmoid(s)`` never overflows.
+
+Notation: :math:`s_r = D(x)` on real data, :math:`s_f = D(G(z))` on generated data (logits for
+the classic GAN, unbounded scores for a critic); :math:`\sigma` is the logistic sigmoid, so the
+discriminator's probability is :math:`D = \sigma(s)`.
+
+Papers: Goodfellow et al. 2014 (arXiv:1406.2661), Arjovsky et al. 2017 (arXiv:1701.07875),
+Gulrajani et al. 2017 (arXiv:1704.00028), Lim & Ye 2017 (hinge, arXiv:1705.02894), Mao et al. 2017
+(least squares, arXiv:1611.04076), Mescheder et al. 2018 (R1, arXiv:1801.04406).
+Lectures 01-07.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
+    if real.shape[1:] != fake.shape[1:]:
+        raise ValueError(
+            f"real and fake scores differ in shape: got {tuple(real.shape)} and {tuple(fake.shape)}. "
+            "Score both batches with the same D, or flatten each with .view(-1)."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The original GAN (lectures 01-02)
+# --------------------------------------------------------------------------------------------
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The discriminator's binary cross-entropy, the negative of the value function :math:`V(D, G)`.
+
+    .. math:: L_D = -\mathbb{E}[\log D(x)] - \mathbb{E}[\log(1 - D(G(z)))]
+              = -\mathbb{E}[\log\sigma(s_r)] - \mathbb{E}[\log\sigma(-s_f)]
+
+    using :math:`1 - \sigma(s) = \sigma(-s)`. Goodfellow et al. 2014, eq. 1. Lecture 01.
+
+    Args: ``real_logits`` (B,) or (B, 1); ``fake_logits`` of the same trailing shape.
+    Returns: a scalar tensor.
+    """
+    _check_pair(real_logits, fake_logits)
+    return -F.logsigmoid(real_logits).mean() - F.logsigmoid(-fake_logits).mean()
+
+
+def g_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The generator's loss as the minimax game writes it (the one that saturates).
+
+    .. math:: L_G = \mathbb{E}[\log(1 - D(G(z)))] = \mathbb{E}[\log\sigma(-s_f)]
+
+    Its gradient with respect to the logit is :math:`-\sigma(s_f) = -D(G(z))`: when D confidently
+    rejects the fakes (D near 0) the generator learns almost nothing. Goodfellow et al. 2014,
+    eq. 1. Lecture 02.
+    """
+    return F.logsigmoid(-fake_logits).mean()
+
+
+def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The generator's non-saturating loss, the one used in practice.
+
+    .. math:: L_G = -\mathbb{E}[\log D(G(z))] = -\mathbb{E}[\log\sigma(s_f)]
+
+    Its gradient with respect to the logit is :math:`-(1 - D(G(z)))`: largest exactly when D
+    rejects the fakes. Goodfellow et al. 2014, section 3. Lectures 01-02.
+    """
+    return -F.logsigmoid(fake_logits).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# Wasserstein GAN (lecture 05)
+# --------------------------------------------------------------------------------------------
+
+
+def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""The WGAN critic's loss: minus its estimate of :math:`W_1`.
+
+    .. math:: L_C = \mathbb{E}[f(G(z))] - \mathbb{E}[f(x)]
+
+    The critic :math:`f` must be (about) 1-Lipschitz: clip its weights or add
+    :func:`gradient_penalty`. Arjovsky et al. 2017, eq. 3. Lecture 05.
+    """
+    _check_pair(real_scores, fake_scores)
+    return fake_scores.mean() - real_scores.mean()
+
+
+def generator_wasserstein_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""The WGAN generator's loss, :math:`L_G = -\mathbb{E}[f(G(z))]`. Arjovsky et al. 2017. Lecture 05."""
+    return -fake_scores.mean()
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Random points on the segments between paired real and fake samples.
+
+    :math:`\hat x = \epsilon x + (1 - \epsilon)\tilde x`, with one :math:`\epsilon \sim U[0, 1]`
+    per sample. Shapes: (B, ...) in, (B, ...) out. Lecture 05.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"real and fake batches differ in shape: {tuple(real.shape)} vs {tuple(fake.shape)}; "
+            "the penalty pairs them sample by sample, so draw as many fakes as reals."
+        )
+    eps = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator,
+                     device=real.device, dtype=real.dtype)  # (B, 1, ...) broadcast over features
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""The WGAN-GP penalty at random interpolates (the caller multiplies it by :math:`\lambda`).
+
+    .. math:: \mathrm{GP} = \mathbb{E}_{\hat x}\big[(\lVert \nabla_{\hat x} f(\hat x) \rVert_2 - 1)^2\big]
+
+    The norm is over every feature of one sample (all dimensions but the batch). The gradient is
+    taken with ``create_graph=True`` so that the penalty itself can be differentiated with respect
+    to the critic's weights. Gulrajani et al. 2017, eq. 3 (they use :math:`\lambda = 10`). Lecture 05.
+
+    Args: ``critic`` maps (B, ...) to (B,) or (B, 1) scores; ``real`` and ``fake`` (B, ...).
+    Returns: a scalar tensor.
+    """
+    x_hat = interpolate(real.detach(), fake.detach(), generator).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(start_dim=1).norm(2, dim=1)  # (B,) one norm per sample
+    return ((norms - 1) ** 2).mean()
+
+
+def clip_weights_(module: torch.nn.Module, c: float = 0.01) -> None:
+    r"""Clip every parameter of the critic into :math:`[-c, c]`, in place (the original WGAN). Lecture 05."""
+    if not c > 0:
+        raise ValueError(f"the clipping bound c must be positive, got {c}.")
+    with torch.no_grad():
+        for p in module.parameters():
+            p.clamp_(-c, c)
+
+
+# --------------------------------------------------------------------------------------------
+# Hinge and least squares (lectures 05-06)
+# --------------------------------------------------------------------------------------------
+
+
+def d_loss_hinge(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""The hinge loss of SN-GAN and BigGAN's discriminator.
+
+    .. math:: L_D = \mathbb{E}[\max(0, 1 - s_r)] + \mathbb{E}[\max(0, 1 + s_f)]
+
+    Lim & Ye 2017; Miyato et al. 2018 (arXiv:1802.05957), eq. 17. Lecture 06.
+    """
+    _check_pair(real_scores, fake_scores)
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+def g_loss_hinge(fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""The generator's side of the hinge game, :math:`L_G = -\mathbb{E}[s_f]`. Lecture 06."""
+    return -fake_scores.mean()
+
+
+def d_loss_least_squares(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""LSGAN's discriminator loss with targets 1 (real) and 0 (fake).
+
+    .. math:: L_D = \tfrac12\mathbb{E}[(s_r - 1)^2] + \tfrac12\mathbb{E}[s_f^2]
+
+    Mao et al. 2017, eq. 9 with a = 0, b = c = 1. Lecture 05.
+    """
+    _check_pair(real_scores, fake_scores)
+    return 0.5 * ((real_scores - 1) ** 2).mean() + 0.5 * (fake_scores**2).mean()
+
+
+def g_loss_least_squares(fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""LSGAN's generator loss, :math:`L_G = \tfrac12\mathbb{E}[(s_f - 1)^2]`. Mao et al. 2017, eq. 9. Lecture 05."""
+    return 0.5 * ((fake_scores - 1) ** 2).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# R1 (lecture 06)
+# --------------------------------------------------------------------------------------------
+
+
+def r1_penalty(discriminator, real: torch.Tensor) -> torch.Tensor:
+    r"""The zero-centred gradient penalty on real data (the caller multiplies by :math:`\gamma / 2`).
+
+    .. math:: R_1 = \mathbb{E}_{x \sim p_\text{data}}\big[\lVert \nabla_x D(x) \rVert_2^2\big]
+
+    Mescheder et al. 2018, eq. 9. Lecture 06.
+    """
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    return grad.flatten(start_dim=1).pow(2).sum(dim=1).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# Loss pairs by name, for the training loop
+# --------------------------------------------------------------------------------------------
+
+LOSS_PAIRS = {
+    "nonsaturating": (d_loss, g_loss_nonsaturating),
+    "saturating": (d_loss, g_loss_saturating),
+    "wasserstein": (critic_loss, generator_wasserstein_loss),
+    "hinge": (d_loss_hinge, g_loss_hinge),
+    "least-squares": (d_loss_least_squares, g_loss_least_squares),
+}
+
+
+def loss_pair(name: str):
+    """``(d_loss_fn, g_loss_fn)`` for a loss by name; see :data:`LOSS_PAIRS`. Lecture 03."""
+    try:
+        return LOSS_PAIRS[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(map(repr, LOSS_PAIRS))}.") from None
