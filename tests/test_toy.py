@@ -150,7 +150,7 @@ def test_wasserstein_with_penalty_and_clipping():
     assert h.snapshots[-1].d_grid.shape == (25,)
     G, D = _tiny(data_dim=2)
     train_toy(G, D, data, steps=2, batch_size=16, loss="wasserstein", clip_value=0.01)
-    assert max(p.abs().max().item() for p in D.parameters()) <= 0.01
+    assert max(p.abs().max().item() for p in D.parameters()) <= 0.01 * (1 + 1e-6)  # float32 rounding
 
 
 def test_grid_2d_layout_matches_meshgrid():
