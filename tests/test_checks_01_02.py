@@ -1,0 +1,214 @@
+"""The exercise checkers of lectures 01-02 pass the reference and catch the mistakes learners make."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gancourse import checks, divergences, losses
+
+
+def _stub(*args):
+    raise NotImplementedError("Exercise: write this part yourself")
+
+
+# --------------------------------------------------------------------------------------------
+# The discriminator loss
+# --------------------------------------------------------------------------------------------
+
+
+def test_discriminator_loss_passes_the_reference(capsys):
+    checks.check_discriminator_loss(losses.d_loss)
+    assert "check_discriminator_loss passed" in capsys.readouterr().out
+
+
+def test_discriminator_loss_passes_bce_with_logits():
+    def bce(real, fake):
+        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+
+    checks.check_discriminator_loss(bce)
+
+
+@pytest.mark.parametrize("mistake, message", [
+    # logits used as probabilities: log of negative numbers
+    (lambda r, f: -(torch.log(r).mean() + torch.log(1 - f).mean()), "not probabilities"),
+    # torch refuses probabilities outside [0, 1]
+    (lambda r, f: F.binary_cross_entropy(r, torch.ones_like(r)) + F.binary_cross_entropy(f, torch.zeros_like(f)),
+     "raised"),
+    # the value V instead of the loss -V
+    (lambda r, f: F.logsigmoid(r).mean() + F.logsigmoid(-f).mean(), "not the loss"),
+    # unstable: log(sigmoid(s)) is -inf at large |s|
+    (lambda r, f: -(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()), "200"),
+    # probabilities through the clamped BCE: finite but wrong at large logits
+    (lambda r, f: F.binary_cross_entropy(torch.sigmoid(r), torch.ones_like(r))
+     + F.binary_cross_entropy(torch.sigmoid(f), torch.zeros_like(f)), "200"),
+    # sum instead of mean
+    (lambda r, f: -(F.logsigmoid(r).sum() + F.logsigmoid(-f).sum()), "sum over the batch"),
+    # the labels swapped
+    (lambda r, f: -(F.logsigmoid(-r).mean() + F.logsigmoid(f).mean()), "got"),
+    # no gradient
+    (lambda r, f: torch.tensor(losses.d_loss(r, f).item()), "no gradient"),
+    # per-sample losses, no reduction
+    (lambda r, f: -(F.logsigmoid(r) + F.logsigmoid(-f)), "mean over"),
+])
+def test_discriminator_loss_catches(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_discriminator_loss(mistake)
+
+
+def test_discriminator_loss_lets_the_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_discriminator_loss(_stub)
+
+
+# --------------------------------------------------------------------------------------------
+# The generator loss
+# --------------------------------------------------------------------------------------------
+
+
+def test_generator_loss_passes_the_reference(capsys):
+    checks.check_generator_loss(losses.g_loss_nonsaturating)
+    assert "gradient at D(G(z)) = 0.01 is -0.99" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (losses.g_loss_saturating, "saturating loss"),
+    (lambda f: F.logsigmoid(f).mean(), "wrong sign"),
+    (lambda f: -F.logsigmoid(-f).mean(), "pushes D\\(G\\(z\\)\\) towards 0"),
+    (lambda f: -torch.log(f).mean(), "not probabilities"),
+    (lambda f: -torch.log(torch.sigmoid(f)).mean(), "200"),
+    (lambda f: -F.logsigmoid(f).sum(), "sum over the batch"),
+])
+def test_generator_loss_catches(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_generator_loss(mistake)
+
+
+def test_generator_loss_lets_the_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_generator_loss(_stub)
+
+
+# --------------------------------------------------------------------------------------------
+# One training step
+# --------------------------------------------------------------------------------------------
+
+
+def _step(detach=True, swap=False, zero_grad=True, g_loss=losses.g_loss_nonsaturating):
+    def train_step(G, D, opt_g, opt_d, x_real, z):
+        first, second = (opt_g, opt_d) if swap else (opt_d, opt_g)
+        x_fake = G(z).detach() if detach else G(z)
+        loss_d = losses.d_loss(D(x_real), D(x_fake))
+        if zero_grad:
+            first.zero_grad()
+        loss_d.backward()
+        first.step()
+        loss_g = g_loss(D(G(z)))
+        if zero_grad:
+            second.zero_grad()
+        loss_g.backward()
+        second.step()
+        return loss_d.item(), loss_g.item()
+
+    return train_step
+
+
+def test_train_step_passes_the_reference(capsys):
+    checks.check_train_step(_step())
+    assert "check_train_step passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (_step(detach=False), "detach"),
+    (_step(swap=True), "opt_d right after the D loss"),
+    (_step(zero_grad=False), "zero_grad"),
+    (_step(g_loss=losses.g_loss_saturating), "returned G loss"),
+])
+def test_train_step_catches(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_train_step(mistake)
+
+
+def test_train_step_catches_a_detached_generator_step():
+    def frozen_g(G, D, opt_g, opt_d, x_real, z):
+        x_fake = G(z).detach()
+        loss_d = losses.d_loss(D(x_real), D(x_fake))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = losses.g_loss_nonsaturating(D(x_fake))  # reuses the detached fakes: G learns nothing
+        opt_g.zero_grad()
+        return loss_d.item(), loss_g.item()
+
+    with pytest.raises(AssertionError, match="no gradient reached G"):
+        checks.check_train_step(frozen_g)
+
+
+def test_train_step_lets_the_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_train_step(_stub)
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 02: D* and JSD
+# --------------------------------------------------------------------------------------------
+
+
+def test_optimal_discriminator_passes_the_reference(capsys):
+    checks.check_optimal_discriminator(divergences.optimal_discriminator)
+    assert "check_optimal_discriminator passed" in capsys.readouterr().out
+
+
+def test_optimal_discriminator_catches():
+    with pytest.raises(AssertionError, match="probability of \\*fake\\*"):
+        checks.check_optimal_discriminator(lambda p, q: q / (p + q))
+    with np.errstate(invalid="ignore"):
+        with pytest.raises(AssertionError, match="return 1/2 there"):
+            checks.check_optimal_discriminator(lambda p, q: p / (p + q))
+    with pytest.raises(AssertionError, match="got"):
+        checks.check_optimal_discriminator(lambda p, q: p / q)
+    with pytest.raises(NotImplementedError):
+        checks.check_optimal_discriminator(_stub)
+
+
+def _jsd_variant(log=np.log, normalise=True, safe=True, half=True):
+    def jsd(p, q):
+        p, q = np.asarray(p, float), np.asarray(q, float)
+        if normalise:
+            p, q = p / p.sum(), q / q.sum()
+        m = (p + q) / 2
+
+        def kl(a, b):
+            if safe:
+                a_pos = a > 0
+                return np.sum(a[a_pos] * (log(a[a_pos]) - log(b[a_pos])))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.sum(a * log(a / b))
+
+        total = kl(p, m) + kl(q, m)
+        return total / 2 if half else total
+
+    return jsd
+
+
+def test_jsd_passes_the_reference_and_a_correct_variant(capsys):
+    checks.check_jsd(divergences.jsd)
+    checks.check_jsd(_jsd_variant())
+    assert capsys.readouterr().out.count("check_jsd passed") == 2
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (_jsd_variant(log=np.log2), "log base 2"),
+    (_jsd_variant(normalise=False), "Normalise inside"),
+    (_jsd_variant(safe=False), "0 log 0 = 0"),
+    (_jsd_variant(half=False), "twice the JSD"),
+])
+def test_jsd_catches(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_jsd(mistake)
+
+
+def test_jsd_lets_the_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_jsd(_stub)
