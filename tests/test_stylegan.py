@@ -1,0 +1,300 @@
+"""StyleGAN's parts against closed forms, torch's reference layers and hand-computed cases (lecture 08)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gancourse.stylegan import (
+    AdaIN,
+    EqualConv2d,
+    EqualLinear,
+    MappingNetwork,
+    NoiseInjection,
+    StyleDiscriminator,
+    StyleGenerator,
+    adain,
+    build_stylegan,
+    minibatch_stddev,
+    pixel_norm,
+    resolutions,
+    truncate,
+)
+
+
+def small_generator(**kwargs) -> StyleGenerator:
+    settings = dict(z_dim=16, w_dim=16, img_size=28, width=4, max_width=8, mapping_layers=3)
+    settings.update(kwargs)
+    return StyleGenerator(**settings)
+
+
+def with_noise_strength(G: StyleGenerator, value: float = 0.5) -> StyleGenerator:
+    """The paper initialises every noise strength at 0; give them a value so that noise shows."""
+    with torch.no_grad():
+        for module in G.modules():
+            if isinstance(module, NoiseInjection):
+                module.strength.fill_(value)
+    return G
+
+
+# ---- AdaIN ------------------------------------------------------------------------------------
+
+
+def test_adain_gives_each_channel_mean_bias_and_std_scale():
+    x = 3.0 * torch.randn(4, 5, 9, 9, dtype=torch.float64) + 2.0
+    scale = torch.rand(4, 5, dtype=torch.float64) * 2 + 0.5
+    bias = torch.randn(4, 5, dtype=torch.float64)
+    y = adain(x, scale, bias, eps=1e-5)
+    mean = y.mean(dim=(2, 3))  # (B, C)
+    std = y.std(dim=(2, 3), unbiased=False)
+    torch.testing.assert_close(mean, bias, atol=1e-10, rtol=0)
+    # std is scale * sigma / sqrt(sigma^2 + eps): within 1e-6 of scale for sigma ~ 3
+    torch.testing.assert_close(std, scale, atol=1e-5, rtol=1e-6)
+    sigma = x.std(dim=(2, 3), unbiased=False)
+    torch.testing.assert_close(std, scale * sigma / torch.sqrt(sigma**2 + 1e-5), atol=1e-12, rtol=1e-10)
+
+
+def test_adain_equals_torch_instance_norm_then_affine():
+    x = torch.randn(3, 6, 7, 7)
+    scale, bias = torch.randn(3, 6), torch.randn(3, 6)
+    reference = scale[:, :, None, None] * F.instance_norm(x, eps=1e-5) + bias[:, :, None, None]
+    torch.testing.assert_close(adain(x, scale, bias), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_adain_ignores_the_input_statistics():
+    x = torch.randn(2, 3, 8, 8)
+    scale, bias = torch.randn(2, 3), torch.randn(2, 3)
+    torch.testing.assert_close(adain(5 * x - 7, scale, bias), adain(x, scale, bias), atol=1e-5, rtol=1e-5)
+
+
+def test_adain_rejects_mismatched_style():
+    with pytest.raises(ValueError, match=r"scale has shape \(2, 4\); expected \(2, 3\)"):
+        adain(torch.randn(2, 3, 4, 4), torch.ones(2, 4), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"got shape \(2, 3\)"):
+        adain(torch.randn(2, 3), torch.ones(2, 3), torch.zeros(2, 3))
+
+
+def test_adain_module_starts_near_the_plain_normalisation():
+    layer = AdaIN(channels=4, w_dim=8)
+    scale, bias = layer.style(torch.zeros(2, 8))  # w = 0: only the biases speak
+    torch.testing.assert_close(scale, torch.ones(2, 4))
+    torch.testing.assert_close(bias, torch.zeros(2, 4))
+
+
+# ---- the mapping network --------------------------------------------------------------------
+
+
+def test_pixel_norm_gives_unit_rms_and_ignores_the_length_of_z():
+    z = torch.randn(5, 12, dtype=torch.float64)
+    out = pixel_norm(z, eps=0.0)
+    torch.testing.assert_close(out.pow(2).mean(dim=1), torch.ones(5, dtype=torch.float64))
+    torch.testing.assert_close(out, z / z.norm(dim=1, keepdim=True) * math.sqrt(12))
+    torch.testing.assert_close(pixel_norm(3.5 * z, eps=0.0), out)
+
+
+def test_mapping_network_shapes_and_scale_invariance():
+    f = MappingNetwork(z_dim=10, w_dim=6, n_layers=4, hidden_dim=12)
+    z = torch.randn(7, 10)
+    w = f(z)
+    assert w.shape == (7, 6)
+    assert len(f.layers) == 4
+    torch.testing.assert_close(f(4.0 * z), w, atol=1e-5, rtol=1e-5)  # pixel norm comes first
+    with pytest.raises(ValueError, match=r"z has shape \(7, 9\)"):
+        f(torch.randn(7, 9))
+
+
+def test_mapping_network_by_hand():
+    f = MappingNetwork(z_dim=3, w_dim=2, n_layers=2, lr_mul=0.5)
+    z = torch.tensor([[1.0, -2.0, 2.0]])
+    h = z / torch.sqrt((z**2).mean() + 1e-8)
+    for layer in f.layers:
+        weight = layer.weight * 0.5 / math.sqrt(layer.weight.shape[1])
+        h = F.leaky_relu(h @ weight.T + layer.bias * 0.5, 0.2) * math.sqrt(2)
+    torch.testing.assert_close(f(z), h)
+
+
+def test_equalised_layers_keep_unit_variance_and_match_plain_layers():
+    torch.manual_seed(0)
+    lin = EqualLinear(256, 256)
+    x = torch.randn(4000, 256)
+    assert abs(float(lin(x).detach().var()) - 1.0) < 0.1  # He's constant keeps the variance
+    torch.testing.assert_close(lin(x), F.linear(x, lin.weight / 16.0, lin.bias))
+    conv = EqualConv2d(4, 5, 3)
+    y = torch.randn(2, 4, 6, 6)
+    torch.testing.assert_close(conv(y), F.conv2d(y, conv.weight / 6.0, conv.bias, padding=1))
+
+
+# ---- truncation -----------------------------------------------------------------------------
+
+
+def test_truncate_closed_form():
+    w, w_avg = torch.tensor([[2.0, 4.0]]), torch.tensor([1.0, 1.0])
+    torch.testing.assert_close(truncate(w, w_avg, 0.5), torch.tensor([[1.5, 2.5]]))
+    torch.testing.assert_close(truncate(w, w_avg, 1.0), w)
+
+
+def test_truncation_at_psi_zero_returns_the_tracked_mean_for_every_z():
+    G = small_generator().train()
+    for _ in range(3):
+        G(torch.randn(8, 16))  # training calls move w_avg
+    assert float(G.w_avg.abs().sum()) > 0
+    G.eval()
+    z = torch.randn(10, 16)
+    w = G.w_from_z(z, truncation_psi=0.0)
+    torch.testing.assert_close(w, G.w_avg.expand(10, -1))
+    images = G(z, truncation_psi=0.0, noise_mode="const")
+    torch.testing.assert_close(images, images[:1].expand_as(images), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(G(z, noise_mode="const")[0], G(z, noise_mode="const")[1])
+
+
+def test_w_avg_is_an_exponential_moving_average_of_batch_means_in_training_only():
+    G = small_generator(w_avg_beta=0.9).train()
+    z1, z2 = torch.randn(6, 16), torch.randn(6, 16)
+    G.w_from_z(z1)
+    G.w_from_z(z2)
+    with torch.no_grad():
+        m1, m2 = G.mapping(z1).mean(0), G.mapping(z2).mean(0)
+    expected = 0.9 * (0.1 * m1) + 0.1 * m2  # from w_avg = 0
+    torch.testing.assert_close(G.w_avg, expected)
+    G.eval()
+    G.w_from_z(torch.randn(6, 16))
+    torch.testing.assert_close(G.w_avg, expected)
+
+
+def test_truncation_cutoff_leaves_the_fine_blocks_alone():
+    G = small_generator().eval()
+    G.w_avg.normal_()
+    z = torch.randn(3, 16)
+    full = G(z, truncation_psi=0.0, truncation_cutoff=G.num_blocks, noise_mode="const")
+    none = G(z, truncation_psi=0.0, truncation_cutoff=0, noise_mode="const")
+    torch.testing.assert_close(none, G(z, noise_mode="const"))
+    assert not torch.allclose(full, none)
+
+
+# ---- style mixing ---------------------------------------------------------------------------
+
+
+def test_style_mixing_crossover_at_the_first_block_equals_the_second_image():
+    G = small_generator().eval()
+    z1, z2 = torch.randn(4, 16), torch.randn(4, 16)
+    mixed = G.mix(z1, z2, crossover=0)
+    torch.testing.assert_close(mixed, G(z2, noise_mode="const"))
+    torch.testing.assert_close(G.mix(z1, z2, crossover=G.num_blocks), G(z1, noise_mode="const"))
+    middle = G.mix(z1, z2, crossover=2)
+    assert not torch.allclose(middle, G(z1, noise_mode="const"))
+    assert not torch.allclose(middle, G(z2, noise_mode="const"))
+
+
+def test_style_mixing_per_sample_crossover_and_the_block_latents():
+    G = small_generator().eval()
+    w1, w2 = torch.randn(3, 16), torch.randn(3, 16)
+    ws = G.broadcast(w1, w2, crossover=torch.tensor([0, 1, 4]))  # (3, L, W)
+    assert ws.shape == (3, G.num_blocks, 16)
+    torch.testing.assert_close(ws[0], w2[0].expand(G.num_blocks, -1))
+    torch.testing.assert_close(ws[1, 0], w1[1])
+    torch.testing.assert_close(ws[1, 1:], w2[1].expand(G.num_blocks - 1, -1))
+    torch.testing.assert_close(ws[2], w1[2].expand(G.num_blocks, -1))
+    with pytest.raises(ValueError, match="crossover must lie in 0..4"):
+        G.broadcast(w1, w2, crossover=5)
+    with pytest.raises(ValueError, match="needs a crossover block"):
+        G.broadcast(w1, w2)
+
+
+def test_mixing_regularisation_only_in_training():
+    G = small_generator(mixing_prob=1.0).train()
+    z = torch.randn(4, 16)
+    torch.manual_seed(1)
+    a = G(z, noise_mode="const")
+    G.eval()
+    b = G(z, noise_mode="const")
+    assert not torch.allclose(a, b)  # every sample mixed with a fresh z2 in training
+    torch.testing.assert_close(G(z, noise_mode="const"), b)
+
+
+# ---- noise ----------------------------------------------------------------------------------
+
+
+def test_resampled_noise_changes_the_image_and_fixed_noise_reproduces_it():
+    G = with_noise_strength(small_generator().eval()).requires_grad_(False)
+    z = torch.randn(2, 16)
+    a, b = G(z, noise_mode="random"), G(z, noise_mode="random")
+    assert float((a - b).abs().max()) > 1e-3
+    torch.testing.assert_close(G(z, noise_mode="const"), G(z, noise_mode="const"), atol=0, rtol=0)
+    noise = G.make_noise(2, "random")
+    torch.testing.assert_close(G(z, noise=noise), G(z, noise=noise), atol=0, rtol=0)
+    # the same z and noise, a different strength: the picture moves only through the noise
+    torch.testing.assert_close(G(z, noise_mode="none"), with_noise_strength(G, 0.0)(z, noise_mode="random"))
+
+
+def test_noise_strength_starts_at_zero_as_in_the_paper():
+    G = small_generator().eval()
+    z = torch.randn(2, 16)
+    torch.testing.assert_close(G(z, noise_mode="random"), G(z, noise_mode="none"))
+
+
+def test_noise_injection_formula_and_shapes():
+    layer = NoiseInjection(3)
+    with torch.no_grad():
+        layer.strength.copy_(torch.tensor([0.0, 1.0, -2.0]))
+    x, n = torch.zeros(1, 3, 2, 2), torch.ones(1, 1, 2, 2)
+    torch.testing.assert_close(layer(x, n)[0, :, 0, 0], torch.tensor([0.0, 1.0, -2.0]))
+    with pytest.raises(ValueError, match="noise has shape"):
+        layer(x, torch.ones(1, 3, 2, 2))
+    with pytest.raises(ValueError, match="noise_mode must be one of"):
+        small_generator().make_noise(1, "fresh")
+
+
+# ---- shapes, the discriminator --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size, sides", [(28, [4, 7, 14, 28]), (32, [4, 8, 16, 32]), (64, [4, 8, 16, 32, 64]),
+                                         (16, [4, 8, 16]), (4, [4])])
+def test_resolutions(size, sides):
+    assert resolutions(size) == sides
+
+
+def test_resolutions_rejects_tiny_images():
+    with pytest.raises(ValueError, match="at least 4 pixels"):
+        resolutions(3)
+
+
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3)])
+def test_generator_and_discriminator_shapes(size, channels):
+    G, D = build_stylegan(z_dim=8, w_dim=8, img_size=size, channels=channels, width=4, max_width=8, mapping_layers=2)
+    x = G(torch.randn(5, 8))
+    assert x.shape == (5, channels, size, size)
+    assert D(x).shape == (5,)
+    assert G.widths[-1] == 4 and max(G.widths) == 8
+    assert G.nz == 8
+
+
+def test_minibatch_stddev_by_hand():
+    x = torch.randn(4, 3, 2, 2)
+    out = minibatch_stddev(x, group_size=2)
+    assert out.shape == (4, 4, 2, 2)
+    torch.testing.assert_close(out[:, :3], x)
+    # groups pair sample i with sample i + 2
+    s0 = (x[[0, 2]].var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+    s1 = (x[[1, 3]].var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+    torch.testing.assert_close(out[:, 3, 0, 0], torch.stack([s0, s1, s0, s1]))
+    torch.testing.assert_close(minibatch_stddev(x[:3], group_size=2)[0, 3], minibatch_stddev(x[:3], 3)[0, 3])
+
+
+def test_discriminator_rejects_the_wrong_size():
+    with pytest.raises(ValueError, match=r"x has shape \(2, 1, 32, 32\)"):
+        StyleDiscriminator(img_size=28, width=4, max_width=8)(torch.randn(2, 1, 32, 32))
+
+
+def test_a_few_training_steps_run_and_track_w_avg():
+    from gancourse.data import image_dataset
+    from gancourse.train import train_gan
+
+    G, D = build_stylegan(z_dim=8, w_dim=8, width=4, max_width=8, mapping_layers=2)
+    history = train_gan(G, D, image_dataset("digits"), steps=3, batch_size=8, lr_g=2e-3, lr_d=2e-3,
+                        betas=(0.0, 0.99), r1_gamma=1.0, progress=False, device="cpu", n_samples=4)
+    assert history.steps == 3 and all(math.isfinite(v) for v in history.loss_d + history.penalty)
+    assert history.penalty[-1] > 0
+    assert float(G.w_avg.abs().sum()) > 0
