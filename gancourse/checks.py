@@ -314,3 +314,494 @@ def check_jsd(fn) -> None:
     got = _number(name, _run(name, fn, np.array([1.0, 0.0]), np.array([0.0, 1.0])), "JSD of disjoint supports")
     assert_close(name, "JSD of disjoint supports", got, LOG2, atol=1e-12)
     passed(name, f"JSD in nats, normalised inside, 0 log 0 = 0; disjoint supports give log 2 = {LOG2:.4f}.")
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 08: AdaIN, pixel norm and the mapping network
+# --------------------------------------------------------------------------------------------
+
+
+def _matches(got, candidate, atol: float = 1e-4) -> bool:
+    """Whether the learner's output equals a known mistake's output (same shape, close values)."""
+    if not isinstance(got, torch.Tensor) or got.shape != candidate.shape:
+        return False
+    got, candidate = got.detach().double(), candidate.detach().double()
+    return bool(torch.isfinite(got).all()) and torch.allclose(got, candidate, atol=atol, rtol=1e-4)
+
+
+def _diagnose(check: str, got, what: str, mistakes: list) -> None:
+    """Fail with the hint of the first ``(output, hint)`` in ``mistakes`` that the learner's output matches."""
+    for candidate, hint in mistakes:
+        if _matches(got, candidate):
+            fail(check, f"{what}: {hint}")
+
+
+def _tensor(check: str, got, shape: tuple, what: str) -> torch.Tensor:
+    if got is None:
+        fail(check, "your function returned None; did it forget a `return`?")
+    if not isinstance(got, torch.Tensor):
+        fail(check, f"return a torch tensor, got {type(got).__name__}.")
+    if tuple(got.shape) != tuple(shape):
+        fail(check, f"{what}: got shape {tuple(got.shape)}, expected {tuple(shape)}.")
+    return got
+
+
+def _adain_variant(x, scale, bias, eps, dims=(2, 3), unbiased=False, eps_inside=True):
+    mu = x.mean(dim=dims, keepdim=True)
+    var = x.var(dim=dims, unbiased=unbiased, keepdim=True)
+    x_norm = (x - mu) / (torch.sqrt(var + eps) if eps_inside else torch.sqrt(var) + eps)
+    return scale[:, :, None, None] * x_norm + bias[:, :, None, None]
+
+
+def check_adain(fn) -> None:
+    r"""Check ``fn(x, scale, bias, eps=1e-5)`` against :func:`gancourse.stylegan.adain`.
+
+    .. math:: \operatorname{AdaIN}(x_i, y) = y_{s,i}\,(x_i - \mu(x_i)) / \sqrt{\sigma^2(x_i) + \epsilon} + y_{b,i}
+
+    with :math:`\mu, \sigma^2` per sample and channel over H x W (the biased variance). Catches
+    statistics over the batch, over the channels or over one spatial axis only, the unbiased
+    variance, a missing or misplaced :math:`\epsilon`, an ignored ``eps`` argument, and scale and
+    bias swapped. Lecture 08 exercise.
+    """
+    from gancourse.stylegan import adain as reference
+
+    name = "check_adain"
+    g = torch.Generator().manual_seed(8)
+    b, c, h, w = 3, 4, 5, 6  # H != W, so that one spatial axis alone is caught
+    x = torch.randn(b, c, h, w, generator=g) * (1 + torch.rand(b, c, 1, 1, generator=g) * 2) \
+        + torch.randn(b, c, 1, 1, generator=g)  # (B, C, H, W), each channel its own mean and std
+    scale = torch.rand(b, c, generator=g) + 0.5
+    bias = torch.randn(b, c, generator=g)
+    got = _tensor(name, _run(name, fn, x.clone(), scale, bias), (b, c, h, w), "output for x of shape (3, 4, 5, 6)")
+    expected = reference(x, scale, bias)
+    _diagnose(name, got, "on random feature maps", [
+        (_adain_variant(x, bias, scale, 1e-5),
+         "scale and bias are swapped: the style's scale y_s multiplies the normalised map, its bias y_b is added."),
+        (_adain_variant(x, scale, bias, 1e-5, dims=(0, 2, 3)),
+         "you normalised over the batch (dims 0, 2, 3, like batch norm). AdaIN is an instance norm: the mean "
+         "and std of each sample's own channel, over its H x W positions (dims 2, 3, keepdim=True)."),
+        (_adain_variant(x, scale, bias, 1e-5, dims=(1,)),
+         "you normalised over the channels (dim 1). AdaIN takes the statistics of each channel over its spatial "
+         "positions (dims 2, 3), then gives that channel the style's mean and std."),
+        (_adain_variant(x, scale, bias, 1e-5, dims=(1, 2, 3)),
+         "you normalised over channels and positions together (a layer norm). AdaIN needs one mean and one std "
+         "per channel: reduce over dims (2, 3) only."),
+        (_adain_variant(x, scale, bias, 1e-5, dims=(2,)),
+         "you reduced over H only; the statistics are over all H x W positions: dims (2, 3)."),
+        (_adain_variant(x, scale, bias, 1e-5, dims=(3,)),
+         "you reduced over W only; the statistics are over all H x W positions: dims (2, 3)."),
+        (_adain_variant(x, scale, bias, 1e-5, unbiased=True),
+         "you used the unbiased variance (divided by HW - 1); instance norm uses the biased one: "
+         "x.var(dim=(2, 3), unbiased=False, keepdim=True)."),
+    ])
+    assert_close(name, "output on random feature maps", got, expected, atol=1e-5, rtol=1e-4,
+                 hint="The output's channel i should have mean bias[:, i] and std scale[:, i].")
+
+    # A nearly constant channel and an exactly constant one: here eps decides the answer.
+    x2 = x.clone()
+    x2[:, 0] = 1e-3 * torch.randn(b, h, w, generator=g) + 2.0  # variance about 1e-6, well below eps
+    x2[:, 1] = 3.0  # variance 0
+    got = _tensor(name, _run(name, fn, x2.clone(), scale, bias), (b, c, h, w), "output")
+    expected = reference(x2, scale, bias)
+    if not torch.isfinite(got).all():
+        fail(name, "a constant channel (variance 0) gave inf or nan: add eps to the variance before the square "
+                   "root, (x - mu) / sqrt(var + eps).")
+    _diagnose(name, got, "on a channel whose variance (1e-6) is below eps", [
+        (_adain_variant(x2, scale, bias, 1e-5, eps_inside=False),
+         "eps is added to the std; it belongs inside the square root: (x - mu) / sqrt(var + eps)."),
+        (_adain_variant(x2, scale, bias, 0.0),
+         "eps seems to be missing: with a variance of 1e-6, sqrt(var + eps) is about three times sqrt(var)."),
+    ])
+    assert_close(name, "output where one channel is nearly constant and one exactly constant", got, expected,
+                 atol=1e-4, rtol=1e-4, hint="Compute (x - mu) / sqrt(var + eps) with the biased variance.")
+
+    got = _tensor(name, _run(name, fn, x.clone(), scale, bias, 0.5), (b, c, h, w), "output with eps=0.5")
+    assert_close(name, "output with eps=0.5", got, reference(x, scale, bias, eps=0.5), atol=1e-5, rtol=1e-4,
+                 hint="Use the eps argument, not a number written into the function.")
+    passed(name, "each sample's channels get mean y_b and std y_s, statistics over H x W, eps inside the root.")
+
+
+def check_pixel_norm(fn) -> None:
+    r"""Check ``fn(z)`` against :func:`gancourse.stylegan.pixel_norm`: :math:`z / \sqrt{\frac1Z\sum_j z_j^2 + \epsilon}`.
+
+    Catches a norm over the batch, a unit length instead of a unit root-mean-square, and a missing
+    :math:`\epsilon` (a zero vector must stay finite). Lecture 08 exercise.
+    """
+    from gancourse.stylegan import pixel_norm as reference
+
+    name = "check_pixel_norm"
+    g = torch.Generator().manual_seed(8)
+    z = torch.randn(6, 10, generator=g) * torch.tensor([0.1, 1, 2, 5, 1, 3])[:, None]  # (B, Z), various lengths
+    got = _tensor(name, _run(name, fn, z.clone()), (6, 10), "output for z of shape (6, 10)")
+    _diagnose(name, got, "on random latents", [
+        (z / z.norm(dim=1, keepdim=True),
+         "each row has length 1; pixel norm gives unit root-mean-square (length sqrt(Z)): divide by "
+         "sqrt(mean of squares), z.pow(2).mean(dim=1, keepdim=True), not by the norm."),
+        (z * torch.rsqrt(z.pow(2).mean(dim=0, keepdim=True) + 1e-8),
+         "you averaged over the batch (dim 0); pixel norm scales each latent vector by its own size: dim=1."),
+        (z, "the output equals the input: divide each z by sqrt(mean(z**2) + eps)."),
+    ])
+    assert_close(name, "output on random latents", got, reference(z), atol=1e-5, rtol=1e-5,
+                 hint="z / sqrt(mean over dim 1 of z**2, keepdim=True, + eps).")
+    zero = torch.zeros(2, 10)
+    got = _tensor(name, _run(name, fn, zero), (2, 10), "output for z = 0")
+    if not torch.isfinite(got).all():
+        fail(name, "a zero latent gave nan: add eps (1e-8) under the square root.")
+    assert_close(name, "output for z = 0", got, zero)
+    passed(name, "every latent scaled to unit root-mean-square, per sample, finite at z = 0.")
+
+
+def check_mapping_network(fn) -> None:
+    r"""Check ``fn(z, layers)`` against :class:`gancourse.stylegan.MappingNetwork`.
+
+    .. math:: h_0 = \operatorname{pixelnorm}(z), \quad h_{k+1} = \sqrt 2\,\operatorname{lrelu}_{0.2}(\text{layers}[k](h_k)),
+              \quad w = h_n
+
+    ``layers`` is the reference's ``nn.ModuleList`` of linear layers. Catches a missing pixel norm
+    of z (w must not change when z is scaled), a pixel norm over the batch, ReLU instead of leaky
+    ReLU, a missing gain :math:`\sqrt 2`, and no activation after the last layer. Lecture 08 exercise.
+    """
+    from gancourse.stylegan import MappingNetwork, lrelu, pixel_norm
+
+    name = "check_mapping_network"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(8)
+        f = MappingNetwork(z_dim=8, w_dim=6, n_layers=4, hidden_dim=10, lr_mul=1.0)
+        with torch.no_grad():
+            for layer in f.layers:
+                layer.bias.normal_(0, 0.5)  # non-zero biases, so that every step shows
+    g = torch.Generator().manual_seed(80)
+    z = torch.randn(5, 8, generator=g) * torch.tensor([0.2, 1, 3, 1, 2])[:, None]  # (B, Z), various lengths
+    with torch.no_grad():
+        expected = f(z)
+        got = _tensor(name, _run(name, fn, z.clone(), f.layers), (5, 6), "w for z of shape (5, 8)")
+
+        def variant(norm=pixel_norm, act=lrelu, last=True):
+            h = norm(z)
+            for k, layer in enumerate(f.layers):
+                h = layer(h)
+                if last or k < len(f.layers) - 1:
+                    h = act(h)
+            return h
+
+        _diagnose(name, got, "w on random latents", [
+            (variant(norm=lambda v: v),
+             "z goes into the first layer without pixel norm: normalise it first, z / sqrt(mean(z**2, dim=1) + eps), "
+             "so that only its direction matters."),
+            (variant(norm=lambda v: v * torch.rsqrt(v.pow(2).mean(dim=0, keepdim=True) + 1e-8)),
+             "the pixel norm averages over the batch; it normalises each latent by itself (dim=1)."),
+            (variant(norm=lambda v: v / v.norm(dim=1, keepdim=True)),
+             "z is scaled to length 1; pixel norm gives unit root-mean-square (length sqrt(Z))."),
+            (variant(act=lambda v: torch.relu(v) * 2**0.5),
+             "ReLU instead of leaky ReLU: use F.leaky_relu(h, 0.2) * sqrt(2)."),
+            (variant(act=lambda v: torch.nn.functional.leaky_relu(v, 0.2)),
+             "the gain sqrt(2) after each leaky ReLU is missing (it keeps the activations' variance near 1)."),
+            (variant(last=False),
+             "the last layer has no activation; in StyleGAN every layer of the mapping network, the last one too, "
+             "is followed by sqrt(2) * leaky ReLU."),
+        ])
+        assert_close(name, "w on random latents", got, expected, atol=1e-5, rtol=1e-4,
+                     hint="pixel norm, then for each layer: h = sqrt(2) * leaky_relu(layer(h), 0.2).")
+        scaled = _tensor(name, _run(name, fn, 7.0 * z, f.layers), (5, 6), "w for 7 z")
+        assert_close(name, "w for 7 z (pixel norm makes the length of z irrelevant)", scaled, expected,
+                     atol=1e-5, rtol=1e-4)
+    passed(name, "pixel norm of z, then sqrt(2) * leaky ReLU(0.2) after each of the 4 layers; w ignores |z|.")
+
+
+# --------------------------------------------------------------------------------------------
+# Lectures 06-07: power iteration, the projection discriminator
+# --------------------------------------------------------------------------------------------
+
+_POWER_HINT = ("Each step: v = normalize(W^T u), then u = normalize(W v); after the loop v = normalize(W^T u) "
+               "once more, and sigma = u^T W v.")
+
+
+def _triple(check: str, got, m: int, n: int):
+    if got is None:
+        fail(check, "your function returned None; return (sigma, u, v).")
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        fail(check, f"return three things, (sigma, u, v); got {type(got).__name__}"
+                    + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "") + ".")
+    sigma, u, v = (torch.as_tensor(t) for t in got)
+    if sigma.numel() != 1:
+        fail(check, f"sigma must be one number, got shape {tuple(sigma.shape)}.")
+    for what, vec, size in (("u", u, m), ("v", v, n)):
+        if vec.shape != (size,):
+            fail(check, f"{what} has shape {tuple(vec.shape)}, expected ({size},) for W of shape ({m}, {n}). "
+                        + _POWER_HINT)
+    return sigma.reshape(()), u, v
+
+
+def check_power_iteration(fn) -> None:
+    r"""Check ``fn(W, u, n_iter) -> (sigma, u, v)`` against :func:`gancourse.spectral.power_iteration`.
+
+    Compares step for step on random non-square and square matrices, checks the converged sigma
+    against an SVD, and runs matrices scaled by :math:`10^{\pm 20}` in float32, where vectors that
+    are not normalised at every step overflow or vanish. Catches the Frobenius norm, a missing
+    normalisation, and :math:`W` in place of :math:`W^\top`. Lecture 06 exercise.
+    """
+    from gancourse.spectral import power_iteration
+
+    name = "check_power_iteration"
+    g = torch.Generator().manual_seed(6)
+    for m, n in ((7, 12), (12, 7), (9, 9)):
+        W = torch.randn(m, n, generator=g, dtype=torch.float64)
+        u0 = torch.nn.functional.normalize(torch.randn(m, generator=g, dtype=torch.float64), dim=0)
+        for n_iter in (1, 3):
+            sigma, u, v = _triple(name, _run(name, fn, W.clone(), u0.clone(), n_iter, hint=_POWER_HINT), m, n)
+            ref_sigma, ref_u, ref_v = power_iteration(W, u0, n_iter)
+            if abs(float(sigma) - float(torch.linalg.matrix_norm(W, ord="fro"))) < 1e-6:
+                fail(name, "sigma is the Frobenius norm sqrt(sum W_ij^2), the root of the sum of *all* squared "
+                           "singular values; the spectral norm is the largest one alone. " + _POWER_HINT)
+            for what, a, b in (("u", u, ref_u), ("v", v, ref_v)):
+                if abs(float(a.norm()) - 1) > 1e-6:
+                    fail(name, f"{what} has norm {float(a.norm()):.4g} after {n_iter} step(s) on a ({m}, {n}) W; "
+                               "normalise u and v to unit length at every step. " + _POWER_HINT)
+            where = f"({m}, {n}) W after {n_iter} step(s)"
+            assert_close(name, f"u for a {where}", u, ref_u, atol=1e-8, rtol=1e-6, hint=_POWER_HINT)
+            assert_close(name, f"v for a {where}", v, ref_v, atol=1e-8, rtol=1e-6, hint=_POWER_HINT)
+            assert_close(name, f"sigma for a {where}", sigma, ref_sigma, atol=1e-8, rtol=1e-6, hint=_POWER_HINT)
+        sigma, _, _ = _triple(name, _run(name, fn, W.clone(), u0.clone(), 300, hint=_POWER_HINT), m, n)
+        assert_close(name, f"sigma after 300 steps on a ({m}, {n}) W, against the SVD", sigma,
+                     torch.linalg.matrix_norm(W, ord=2), atol=1e-6, rtol=1e-6, hint=_POWER_HINT)
+    for scale in (1e20, 1e-20):
+        W = torch.randn(10, 6, generator=g) * scale  # float32
+        u0 = torch.nn.functional.normalize(torch.randn(10, generator=g), dim=0)
+        sigma, u, v = _triple(name, _run(name, fn, W.clone(), u0.clone(), 10, hint=_POWER_HINT), 10, 6)
+        ref_sigma, _, _ = power_iteration(W, u0, 10)
+        if not torch.isfinite(sigma) or not (torch.isfinite(u).all() and torch.isfinite(v).all()) or float(sigma) == 0:
+            fail(name, f"on a float32 W with entries of size {scale:g}, got sigma = {float(sigma):.4g}: vectors that "
+                       "are normalised only at the end grow (or shrink) by sigma^2 per step and leave float range. "
+                       "Normalise u and v at every step.")
+        assert_close(name, f"sigma on a float32 W with entries of size {scale:g}", sigma, ref_sigma,
+                     atol=0.0, rtol=1e-4, hint=_POWER_HINT)
+    passed(name, "step for step equal to the reference, and within 1e-6 of the SVD after 300 steps.")
+
+
+_PROJECTION_HINT = ("D(x, y) = psi(phi(x)) + <embed(y), phi(x)>: psi(features) has shape (B, 1), squeeze it to (B,); "
+                    "the inner product is (embed(y) * features).sum(dim=1), one number per sample.")
+
+
+def check_projection_score(fn) -> None:
+    r"""Check ``fn(features, y, psi, embed) -> (B,)`` against :func:`gancourse.conditional.projection_score`.
+
+    :math:`D(x, y) = \psi(\phi(x)) + \langle e(y), \phi(x) \rangle`, one score per sample. Runs
+    batches of size different from and equal to the feature size (so that a sum over the batch
+    keeps the right shape), and isolates each term by zeroing the other. Lecture 07 exercise.
+    """
+    from gancourse.conditional import projection_score
+
+    name = "check_projection_score"
+    g = torch.Generator().manual_seed(7)
+    for B, F_, K in ((5, 8, 3), (6, 6, 4)):
+        with torch.random.fork_rng(devices=[]):  # the learner's random stream does not move
+            torch.manual_seed(B)
+            psi, embed = torch.nn.Linear(F_, 1), torch.nn.Embedding(K, F_)
+        features = torch.randn(B, F_, generator=g)
+        y = torch.randint(K, (B,), generator=g)
+        got = _run(name, fn, features, y, psi, embed, hint=_PROJECTION_HINT)
+        expected = projection_score(features, y, psi, embed)
+        if not isinstance(got, torch.Tensor):
+            fail(name, f"return a tensor of shape ({B},), got {type(got).__name__}.")
+        if got.shape != (B,):
+            fail(name, f"for {B} samples with {F_} features got shape {tuple(got.shape)}, expected ({B},). "
+                       + _PROJECTION_HINT)
+        with torch.no_grad():
+            inner = (embed(y) * features).sum(dim=1)
+            psi_term = psi(features).squeeze(1)
+            batch_sum = psi_term + (embed(y) * features).sum(dim=0)
+        if torch.allclose(got, inner, atol=1e-5):
+            fail(name, "the psi(phi(x)) term is missing: without it D can only say how well x fits label y, not "
+                       "whether x looks real at all. " + _PROJECTION_HINT)
+        if torch.allclose(got, psi_term, atol=1e-5):
+            fail(name, "the inner product <embed(y), phi(x)> is missing: the label never reaches D. " + _PROJECTION_HINT)
+        if torch.allclose(got, batch_sum, atol=1e-5):
+            fail(name, "the inner product was summed over the batch (dim=0), mixing samples; sum over the "
+                       "features (dim=1). " + _PROJECTION_HINT)
+        assert_close(name, f"scores of {B} samples with {F_} features and {K} classes", got, expected,
+                     atol=1e-5, rtol=1e-5, hint=_PROJECTION_HINT)
+        if not got.requires_grad:
+            fail(name, "the scores carry no gradient: compute them with torch operations from psi, embed and the "
+                       "features (no .detach() or .item()).")
+    passed(name, "psi(phi(x)) + <embed(y), phi(x)>, one score per sample.")
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 04: mode coverage
+# --------------------------------------------------------------------------------------------
+
+
+def _coverage_triple(check: str, got, what: str):
+    if got is None:
+        fail(check, f"{what}: your function returned None; did it forget a `return`?")
+    try:
+        modes, high_quality, counts = got
+    except (TypeError, ValueError):
+        fail(check, f"{what}: return three things, (modes, high_quality, counts); got {_fmt(got)}.")
+    return modes, high_quality, np.asarray(counts)
+
+
+def check_mode_coverage(fn) -> None:
+    r"""Check ``fn(samples, centers, std)`` against :func:`gancourse.metrics.mode_coverage`.
+
+    The learner returns ``(modes, high_quality, counts)``. Catches counting every sample instead of
+    the high-quality ones, a radius of one std instead of three, a threshold relative to the
+    high-quality samples instead of all samples, and ``>`` in place of ``>=``. Lecture 04 exercise.
+    """
+    from gancourse.data import Ring2D
+    from gancourse.metrics import mode_coverage
+
+    name = "check_mode_coverage"
+    ring = Ring2D(std=0.05)
+    g = torch.Generator().manual_seed(4)
+    cases = {
+        "2,000 samples of the ring itself": ring.sample(2000, generator=g),
+        "1,000 samples of one mode": torch.as_tensor(ring.centers[2], dtype=torch.float32) + 0.05 * torch.randn(1000, 2, generator=g),
+        "500 samples in the ring's hole": 0.3 * torch.randn(500, 2, generator=g),
+        # 1,000 samples: modes 0, 1 and 3 hit by 93 each, mode 6 by exactly 10 (1 %), mode 4 by 5 samples at
+        # 2 std (covered only if the threshold were 1 % of the high-quality samples), 706 between the modes
+        "a hand-made case": torch.cat([
+            torch.as_tensor(ring.centers[[0, 1, 3]], dtype=torch.float32).repeat_interleave(93, 0),
+            torch.as_tensor(ring.centers[6], dtype=torch.float32).expand(10, 2),
+            torch.as_tensor(ring.centers[4] + [0.0, 0.1], dtype=torch.float32).expand(5, 2),
+            torch.rand(706, 1, generator=g) * torch.tensor([1.0, 1.0]),  # on the diagonal, far from every centre
+        ]),
+    }
+    for what, x in cases.items():
+        ref = mode_coverage(x, ring.centers, ring.std)
+        modes, hq, counts = _coverage_triple(name, _run(name, fn, x, ring.centers, ring.std), what)
+        if counts.shape != ref.counts.shape:
+            fail(name, f"{what}: counts has shape {counts.shape}, expected one count per mode {ref.counts.shape} "
+                       "(np.bincount(..., minlength=len(centers))).")
+        d = torch.cdist(x.double(), torch.as_tensor(ring.centers))  # (N, M)
+        every = np.bincount(d.argmin(1).numpy(), minlength=8)
+        if not np.array_equal(counts, ref.counts) and np.array_equal(counts, every):
+            fail(name, f"{what}: your counts include every sample nearest to a mode; count only the high-quality "
+                       "ones (within 3 std of their nearest centre).")
+        one_std = np.bincount(d.argmin(1)[d.min(1).values <= ring.std].numpy(), minlength=8)
+        if not np.array_equal(counts, ref.counts) and np.array_equal(counts, one_std):
+            fail(name, f"{what}: a sample is high quality within 3 std (n_std * std) of its nearest centre, "
+                       "not within 1 std.")
+        assert_close(name, f"{what}: high-quality counts per mode", counts, ref.counts, atol=0)
+        assert_close(name, f"{what}: high-quality fraction", hq, ref.high_quality, atol=1e-9,
+                     hint="The fraction is over all N samples: good.mean().")
+        if int(modes) != ref.modes:
+            hint = ""
+            if what == "a hand-made case":
+                hint = (" Here mode 6 holds exactly 1 % of the samples (covered: >=, not >) and mode 4 holds 5 "
+                        "good samples (not covered): the threshold is min_fraction * N with N *all* the samples, "
+                        "not only the high-quality ones.")
+            fail(name, f"{what}: {int(modes)} modes covered, expected {ref.modes} (counts {ref.counts.tolist()}).{hint}")
+    passed(name, "nearest centre, within 3 std, a mode covered by >= 1 % of all samples.")
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 05: the Wasserstein losses and the gradient penalty
+# --------------------------------------------------------------------------------------------
+
+
+def check_critic_loss(fn) -> None:
+    r"""Check ``fn(real_scores, fake_scores)`` against :func:`gancourse.losses.critic_loss`,
+    :math:`L_C = \mathbb{E}[f(\tilde x)] - \mathbb{E}[f(x)]` (raw scores, no sigmoid, no log). Lecture 05 exercise."""
+    from gancourse.losses import critic_loss
+
+    name = "check_critic_loss"
+    for seed in (5, 6):
+        real, fake = _logit_batches(seed, n=64 if seed == 5 else 7)
+        got = _scalar(name, _run(name, fn, real, fake), "the critic's loss")
+        expected = critic_loss(real, fake)
+        if torch.allclose(got, -expected, atol=1e-5):
+            fail(name, "wrong sign: the critic maximises E[f(x)] - E[f(G(z))], its estimate of W1, so the loss "
+                       "it minimises is E[f(G(z))] - E[f(x)].")
+        if torch.allclose(got, expected * real.shape[0], atol=1e-4):
+            fail(name, "got the sum over the batch; take the means (.mean()).")
+        assert_close(name, f"loss on {real.shape[0]} random scores (seed {seed})", got, expected, atol=1e-5, rtol=1e-5,
+                     hint="A critic's scores are raw: no sigmoid, no log; the loss is a difference of means.")
+        if not got.requires_grad:
+            fail(name, "the loss carries no gradient: build it from the scores with torch operations.")
+    passed(name, "E[f(G(z))] - E[f(x)], the negative of the critic's W1 estimate.")
+
+
+def check_generator_wasserstein_loss(fn) -> None:
+    r"""Check ``fn(fake_scores)`` against :func:`gancourse.losses.generator_wasserstein_loss`,
+    :math:`L_G = -\mathbb{E}[f(G(z))]`. Lecture 05 exercise."""
+    from gancourse.losses import generator_wasserstein_loss
+
+    name = "check_generator_wasserstein_loss"
+    for seed in (7, 8):
+        _, fake = _logit_batches(seed, n=64 if seed == 7 else 5)
+        got = _scalar(name, _run(name, fn, fake), "the generator's loss")
+        expected = generator_wasserstein_loss(fake)
+        if torch.allclose(got, -expected, atol=1e-5):
+            fail(name, "wrong sign: the generator wants the critic to score its samples *high*, so it minimises "
+                       "-E[f(G(z))].")
+        assert_close(name, f"loss on {fake.shape[0]} random scores (seed {seed})", got, expected, atol=1e-5, rtol=1e-5)
+    passed(name, "-E[f(G(z))].")
+
+
+class _LinearCritic(torch.nn.Module):
+    """f(x) = a . flatten(x) + b in float64, with |a| = slope: its gradient is a everywhere."""
+
+    def __init__(self, shape, slope: float, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        a = torch.randn(int(np.prod(shape)), generator=g, dtype=torch.float64)
+        self.a = torch.nn.Parameter(a / a.norm() * slope)
+        self.b = torch.nn.Parameter(torch.tensor(0.3, dtype=torch.float64))
+
+    def forward(self, x):
+        return x.flatten(start_dim=1) @ self.a + self.b  # (B,)
+
+
+def check_gradient_penalty(fn) -> None:
+    r"""Check ``fn(critic, real, fake)``, the WGAN-GP penalty :math:`\mathbb{E}[(\lVert\nabla f(\hat x)\rVert_2 - 1)^2]`.
+
+    The learner draws the interpolates, so the check uses critics whose answer does not depend on
+    the draw, or only on average: linear critics (gradient :math:`a` everywhere, penalty
+    :math:`(|a| - 1)^2` exactly, on 1D points and on images) and the quadratic critic
+    :math:`f(x) = |x|^2/2` between :math:`x = 3u` and :math:`\tilde x = -3u` (penalty 4 at the
+    real or the fake points, :math:`E[(3|2\epsilon - 1| - 1)^2] = 1` at the interpolates).
+    Catches: no ``create_graph=True`` (no gradient reaches the critic), the penalty at real or fake
+    points, the norm over the wrong axis, :math:`(\lVert g\rVert - 1)` not squared, and one
+    :math:`\epsilon` for the whole batch. Lecture 05 exercise.
+    """
+    name = "check_gradient_penalty"
+    g = torch.Generator().manual_seed(9)
+    for shape, slope in (((1,), 1.5), ((1,), 0.2), ((2,), 3.0), ((1, 4, 4), 1.5), ((3, 4, 4), 0.5)):
+        critic = _LinearCritic(shape, slope, seed=len(shape) + int(10 * slope))
+        real = torch.randn(32, *shape, generator=g, dtype=torch.float64)
+        fake = torch.randn(32, *shape, generator=g, dtype=torch.float64) + 2
+        what = f"a linear critic of slope {slope} on points of shape (32, {', '.join(map(str, shape))})"
+        got = _scalar(name, _run(name, fn, critic, real, fake), "the penalty")
+        expected = (slope - 1) ** 2
+        if abs(got.item() - abs(slope - 1)) < 1e-6 and abs(expected - abs(slope - 1)) > 1e-6:
+            fail(name, f"{what}: got |slope - 1| = {abs(slope - 1):.4g}: square (norm - 1) before averaging.")
+        if len(shape) == 3 and abs(got.item() - expected) > 1e-6:
+            fail(name, f"{what}: got {got.item():.6g}, expected (slope - 1)^2 = {expected:.6g}. For images the norm "
+                       "is over every feature of one sample (channels and pixels): grad.flatten(start_dim=1).norm(2, dim=1), "
+                       "not over the last dimension only, nor over the batch.")
+        assert_close(name, what, got, torch.tensor(expected, dtype=torch.float64), atol=1e-8,
+                     hint="The penalty is the mean over the batch of (||grad f(x_hat)||_2 - 1)^2, one norm per sample "
+                          "(over all features), not over the batch.")
+        if not got.requires_grad:
+            fail(name, f"{what}: the penalty has no gradient with respect to the critic's weights, so adding it to "
+                       "the loss changes nothing. Take the gradient with torch.autograd.grad(..., create_graph=True).")
+        (grad_a,) = torch.autograd.grad(got, critic.a)
+        assert_close(name, f"{what}: gradient of the penalty with respect to the critic's weights", grad_a,
+                     2 * (slope - 1) * critic.a.detach() / slope, atol=1e-8)
+    # the quadratic critic: where the penalty is taken
+    u = torch.randn(2048, 2, generator=g, dtype=torch.float64)
+    u = u / u.norm(dim=1, keepdim=True)
+    real, fake = 3 * u, -3 * u
+    for _ in range(3):
+        got = _scalar(name, _run(name, fn, lambda x: 0.5 * (x**2).sum(dim=1), real, fake), "the penalty").item()
+        if abs(got - 4.0) < 1e-6:
+            fail(name, "with f(x) = |x|^2 / 2 between x = 3u and x~ = -3u, the penalty came out as 4, its value at the "
+                       "real (or the fake) points. Take it at interpolates eps * real + (1 - eps) * fake, one eps ~ U[0, 1] "
+                       "per sample.")
+        if abs(got - 1.0) > 0.15:
+            fail(name, f"with f(x) = |x|^2 / 2 between x = 3u and x~ = -3u, the penalty should average to 1 over "
+                       f"interpolates with eps ~ U[0, 1], one per sample; got {got:.4g}. Draw eps of shape (B, 1, ...) "
+                       "with torch.rand, not one number for the whole batch, and not from a normal distribution.")
+    passed(name, "(||grad f(x_hat)||_2 - 1)^2 at per-sample interpolates, norm over all features, differentiable "
+                 "with respect to the critic.")
