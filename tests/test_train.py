@@ -1,0 +1,252 @@
+"""The training loop: History, checkpoints (atomic, weights_only), exact resume, seeds, losses, the non-finite stop."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gancourse import losses
+from gancourse.data import ImageDataset, image_dataset
+from gancourse.dcgan import build_dcgan
+from gancourse.train import (LOG_KEYS, History, InMemoryBatches, checkpoint_path, clone, load_checkpoint,
+                             save_checkpoint, train_gan)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks gain nothing from two threads, and lose much when the cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    ds = image_dataset("digits", train=True, size=28)
+    return ImageDataset(ds.images[:256], ds.labels[:256], "digits", ds.classes)
+
+
+def tiny(seed=0):
+    torch.manual_seed(seed)
+    return build_dcgan(nz=8, width=4, img_size=28)
+
+
+def run(ds, steps, **kw):
+    G, D = tiny(kw.pop("init_seed", 0))
+    kw.setdefault("batch_size", 16)
+    kw.setdefault("device", "cpu")
+    kw.setdefault("sample_every", 2)
+    kw.setdefault("n_samples", 4)
+    h = train_gan(G, D, ds, steps=steps, **kw)
+    return G, D, h
+
+
+def test_history_records_every_step(digits):
+    G, D, h = run(digits, 5, log_every=2)
+    assert h.steps == 5
+    for k in LOG_KEYS:
+        assert len(getattr(h, k)) == 5 and all(math.isfinite(v) for v in getattr(h, k))
+    assert all(0 < v < 1 for v in h.d_real + h.d_fake) and h.d_output == "probability"
+    assert all(v > 0 for v in h.grad_norm_d + h.grad_norm_g)
+    assert h.penalty == [0.0] * 5
+    assert h.sample_steps == [0, 2, 4, 5]
+    assert [tuple(s.shape) for s in h.samples] == [(4, 1, 28, 28)] * 4
+    assert h.fixed_z.shape == (4, 8)
+    assert not torch.equal(h.samples[0], h.samples[-1])  # G moved
+    # the first D loss is about 2 log 2 (D knows nothing yet: sigma(s) near 1/2 on both batches)
+    assert abs(h.loss_d[0] - 2 * math.log(2)) < 0.2
+    assert "5 steps" in repr(h)
+
+
+def test_same_seed_same_run_other_seed_other_run(digits):
+    _, _, h1 = run(digits, 4, seed=3)
+    _, _, h2 = run(digits, 4, seed=3)
+    _, _, h3 = run(digits, 4, seed=4)
+    assert h1.loss_d == h2.loss_d and h1.loss_g == h2.loss_g
+    assert h1.loss_d != h3.loss_d
+
+
+def test_history_survives_weights_only_load(digits, tmp_path):
+    _, _, h = run(digits, 3)
+    torch.save(h.to_dict(), tmp_path / "h.pt")
+    back = History.from_dict(torch.load(tmp_path / "h.pt", weights_only=True))
+    assert back.loss_g == h.loss_g and back.sample_steps == h.sample_steps
+    assert torch.equal(back.samples[-1], h.samples[-1]) and torch.equal(back.fixed_z, h.fixed_z)
+    with pytest.raises(ValueError, match="unexpected keys"):
+        History.from_dict({"loss_d": [], "weights": 1})
+
+
+def test_checkpoint_round_trip(digits):
+    G, D, h = run(digits, 4, checkpoint="rt")
+    path = checkpoint_path("rt")
+    assert path.name == "rt.pt" and path.exists()
+    ckpt = torch.load(path, weights_only=True)  # loadable without pickle
+    assert ckpt["step"] == 4 and ckpt["config"]["steps"] == 4
+    assert set(ckpt) >= {"G", "D", "opt_g", "opt_d", "rng", "history", "config"}
+    for k, v in G.state_dict().items():
+        assert torch.equal(ckpt["G"][k], v)
+    assert ckpt["history"]["loss_d"] == h.loss_d
+    assert [p.name for p in path.parent.iterdir()] == ["rt.pt"]  # no temporary file left behind
+
+
+def test_resume_is_exact(digits):
+    G1, D1, full = run(digits, 6, checkpoint="a", checkpoint_every=3, log_every=2)
+    _, _, first = run(digits, 3, checkpoint="b", checkpoint_every=3, log_every=2)
+    assert first.loss_d == full.loss_d[:3]
+    G2, D2, resumed = run(digits, 6, checkpoint="b", checkpoint_every=3, log_every=2, init_seed=99)
+    assert resumed.loss_d == full.loss_d  # bit for bit
+    assert resumed.loss_g == full.loss_g
+    assert resumed.grad_norm_g == full.grad_norm_g
+    # the interrupted run also kept its last images (step 3); every grid of the full run is there, equal
+    assert resumed.sample_steps == [0, 2, 3, 4, 6]
+    for step, images in zip(full.sample_steps, full.samples):
+        assert torch.equal(resumed.samples[resumed.sample_steps.index(step)], images)
+    for a, b in zip(G1.state_dict().values(), G2.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(D1.state_dict().values(), D2.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_resume_refuses_other_settings_and_finished_runs_return_at_once(digits):
+    run(digits, 2, checkpoint="c")
+    with pytest.raises(ValueError, match=r"other settings \(lr_d: checkpoint 0.0002, now 0.001\)"):
+        run(digits, 4, checkpoint="c", lr_d=1e-3)
+    G, _, h = run(digits, 2, checkpoint="c", init_seed=5)  # finished: loads, trains nothing
+    assert h.steps == 2
+    _, _, fresh = run(digits, 2, checkpoint="c", resume=False, seed=1)
+    assert fresh.loss_d != h.loss_d
+
+
+def _nan_at(step):
+    calls = {"n": 0}
+
+    def d_loss(real, fake):
+        calls["n"] += 1
+        value = losses.d_loss(real, fake)
+        return value * float("nan") if calls["n"] == step else value
+
+    return d_loss, losses.g_loss_nonsaturating
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(digits):
+    with pytest.raises(FloatingPointError, match=r"non-finite loss_d at step 5 .*last good checkpoint"):
+        run(digits, 8, loss=_nan_at(5), checkpoint="nan", checkpoint_every=2, log_every=25)
+    ckpt = load_checkpoint("nan")
+    assert ckpt["step"] == 4
+    assert all(math.isfinite(v) for v in ckpt["history"]["loss_d"]) and len(ckpt["history"]["loss_d"]) == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["G"].values())
+
+
+def test_atomic_write_keeps_the_old_file_when_saving_fails(tmp_path, monkeypatch):
+    path = tmp_path / "x.pt"
+    save_checkpoint({"a": torch.ones(2)}, path)
+
+    def broken(obj, f, *a, **k):
+        with open(f, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({"a": torch.zeros(2)}, path)
+    monkeypatch.undo()
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+
+
+@pytest.mark.parametrize("loss,kw", [("wasserstein", {"gp_weight": 10.0, "n_critic": 2}),
+                                     ("hinge", {"lr_g": 1e-4, "lr_d": 4e-4}),
+                                     ("nonsaturating", {"r1_gamma": 1.0}),
+                                     ("wasserstein", {"clip_value": 0.01, "optimizer": "rmsprop"}),
+                                     ("least-squares", {})])
+def test_every_loss_and_option_runs(digits, loss, kw):
+    G, D, h = run(digits, 3, loss=loss, **kw)
+    assert h.steps == 3 and all(math.isfinite(v) for v in h.loss_d + h.loss_g)
+    assert h.d_output == ("probability" if loss == "nonsaturating" else "score")
+    if kw.get("gp_weight") or kw.get("r1_gamma"):
+        assert all(v > 0 for v in h.penalty)
+    if "clip_value" in kw:
+        assert max(p.abs().max().item() for p in D.parameters()) <= 0.01 + 1e-7
+
+
+def test_n_critic_draws_more_batches(digits):
+    calls = {"n": 0}
+
+    def counting(real, fake):
+        calls["n"] += 1
+        return losses.d_loss(real, fake)
+
+    run(digits, 3, loss=(counting, losses.g_loss_nonsaturating), n_critic=4)
+    assert calls["n"] == 12
+
+
+class _CondG(nn.Module):
+    nz = 4
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.net = nn.Linear(8, 28 * 28)
+        self.seen = []
+
+    def forward(self, z, y):
+        self.seen.append(y)
+        return torch.tanh(self.net(torch.cat([z, self.embed(y)], 1))).view(-1, 1, 28, 28)
+
+
+class _CondD(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 28 * 28)
+        self.net = nn.Linear(28 * 28, 1)
+
+    def forward(self, x, y):
+        return self.net(x.flatten(1) + self.embed(y)).view(-1)
+
+
+def test_conditional_models_get_labels_from_the_data(digits):
+    G, D = _CondG(), _CondD()
+    h = train_gan(G, D, digits, steps=2, batch_size=8, n_samples=10, device="cpu", gp_weight=1.0,
+                  loss="wasserstein", conditional=True)
+    assert h.fixed_y.tolist() == list(range(10))
+    train_labels = [y for y in G.seen if len(y) == 8]
+    assert len(train_labels) == 4 and all(set(y.tolist()) <= set(range(10)) for y in train_labels)
+
+
+def test_ema_generator_averages(digits):
+    G, D = tiny()
+    G_ema = clone(G)
+    start = [p.clone() for p in G_ema.parameters()]
+    train_gan(G, D, digits, steps=3, batch_size=8, device="cpu", ema=G_ema, ema_decay=0.5, n_samples=2)
+    moved = [not torch.equal(a, b) for a, b in zip(start, G_ema.parameters())]
+    assert any(moved)
+    assert any(not torch.equal(a, b) for a, b in zip(G.parameters(), G_ema.parameters()))
+
+
+def test_bad_arguments_are_explained(digits):
+    G, D = tiny()
+    with pytest.raises(TypeError, match="ImageDataset"):
+        train_gan(G, D, [1, 2, 3], steps=1, device="cpu")
+    with pytest.raises(ValueError, match="unknown loss 'vanilla'"):
+        train_gan(G, D, digits, steps=1, loss="vanilla", device="cpu")
+    with pytest.raises(ValueError, match="batch_size must be between 1 and"):
+        train_gan(G, D, digits, steps=1, batch_size=10_000, device="cpu")
+    with pytest.raises(ValueError, match="optimizer must be"):
+        train_gan(G, D, digits, steps=1, optimizer="sgd", device="cpu")
+
+
+def test_batches_repeat_from_their_generator_state(digits):
+    b = InMemoryBatches(digits, 5, torch.device("cpu"), seed=7)
+    state = b.generator.get_state()
+    x1, y1 = b.next()
+    b.generator.set_state(state)
+    x2, y2 = b.next()
+    assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == (5, 1, 28, 28)
