@@ -19,8 +19,10 @@ from gancourse.stylegan import (
     adain,
     build_stylegan,
     minibatch_stddev,
+    path_length,
     pixel_norm,
     resolutions,
+    slerp,
     truncate,
 )
 
@@ -298,3 +300,70 @@ def test_a_few_training_steps_run_and_track_w_avg():
     assert history.steps == 3 and all(math.isfinite(v) for v in history.loss_d + history.penalty)
     assert history.penalty[-1] > 0
     assert float(G.w_avg.abs().sum()) > 0
+
+
+# ---- interpolation and path length ----------------------------------------------------------
+
+
+def test_slerp_endpoints_and_constant_speed():
+    a, b = torch.randn(5, 7, dtype=torch.float64), torch.randn(5, 7, dtype=torch.float64)
+    a_hat, b_hat = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(slerp(a, b, torch.zeros(5, dtype=torch.float64)), a_hat)
+    torch.testing.assert_close(slerp(a, b, torch.ones(5, dtype=torch.float64)), b_hat)
+    mid = slerp(a, b, torch.full((5,), 0.3, dtype=torch.float64))
+    torch.testing.assert_close(mid.norm(dim=1), torch.ones(5, dtype=torch.float64))  # stays on the sphere
+    omega = torch.acos((a_hat * b_hat).sum(1))
+    torch.testing.assert_close((mid * a_hat).sum(1), torch.cos(0.3 * omega))  # angle grows linearly in t
+
+
+class _LinearG:
+    """A stand-in generator with f = identity and a linear synthesis x = A w: path lengths in closed form."""
+
+    def __init__(self, A: torch.Tensor):
+        self.A, self.z_dim, self.training = A, A.shape[1], False
+        self.w_avg = torch.zeros(A.shape[1])
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def w_from_z(self, z):
+        return z
+
+    def broadcast(self, w):
+        return w[:, None, :]
+
+    def synthesize(self, ws, noise_mode="random"):
+        return (ws[:, 0] @ self.A.T)[:, None, None, :]  # (B, 1, 1, F)
+
+
+def test_path_length_in_w_of_a_linear_generator_is_its_squared_jacobian_norm():
+    A = torch.randn(3, 4)
+    G = _LinearG(A)
+    got = path_length(G, lambda x: x.flatten(1), space="w", n=200, seed=3, trim=0.0, batch_size=64)
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(200, 4, generator=g), torch.randn(200, 4, generator=g)
+    expected = ((z2 - z1) @ A.T).pow(2).sum(1).mean()  # the step is eps * A (w2 - w1): the eps^2 cancels
+    assert abs(got - float(expected)) < 1e-2 * float(expected)
+
+
+def test_path_length_in_z_is_the_squared_angle_for_the_identity():
+    G = _LinearG(torch.eye(4))
+    got = path_length(G, lambda x: x.flatten(1), space="z", n=200, seed=3, trim=0.0, eps=1e-3)
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = torch.randn(200, 4, generator=g), torch.randn(200, 4, generator=g)
+    cos = (z1 * z2).sum(1) / (z1.norm(dim=1) * z2.norm(dim=1))
+    expected = torch.acos(cos).pow(2).mean()  # slerp moves at angular speed Omega on the unit sphere
+    assert abs(got - float(expected)) < 2e-2 * float(expected)
+
+
+def test_path_length_trims_and_leaves_w_avg_alone():
+    G = small_generator().train()
+    before = G.w_avg.clone()
+    value = path_length(G, lambda x: x.flatten(1), n=20, seed=0)
+    assert value > 0 and G.training
+    torch.testing.assert_close(G.w_avg, before)
+    with pytest.raises(ValueError, match="space must be 'w' or 'z'"):
+        path_length(G, lambda x: x.flatten(1), space="x")
