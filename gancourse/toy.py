@@ -255,7 +255,7 @@ def train_toy(G: Generator, D: nn.Module, sampler, *, steps: int, batch_size: in
               loss: str = "nonsaturating", n_critic: int = 1, gp_weight: float = 0.0,
               clip_value: float | None = None, lr_g: float = 2e-4, lr_d: float = 2e-4,
               betas=(0.5, 0.999), snapshot_steps=(0,), grid=None, n_snapshot_samples: int = 2000,
-              seed: int = 0, progress: bool = False) -> ToyHistory:
+              seed: int = 0, progress: bool = False, g_objective=None) -> ToyHistory:
     r"""Play the game for ``steps`` generator updates with Adam, recording it in a :class:`ToyHistory`.
 
     One step is ``n_critic`` discriminator (critic) updates, each on a fresh real batch and a fresh,
@@ -275,6 +275,9 @@ def train_toy(G: Generator, D: nn.Module, sampler, *, steps: int, batch_size: in
     at the end, from ``n_snapshot_samples`` fixed noise vectors; ``grid`` (M,) or (M, d) points where
     D is recorded. ``seed`` fixes the real batches, the noise and the snapshot noise (not the
     networks' initial weights: seed before building them). Runs on the device of G's parameters.
+    ``g_objective``, when given, replaces the generator's loss :math:`L_G(D(G(z)))`: it is called as
+    ``g_objective(G, D, z, x_real)`` with the step's noise (B, Z) and the last real batch (B, d)
+    and returns a scalar (lecture 04's unrolled GAN, :class:`gancourse.collapse.UnrolledGeneratorLoss`).
     Lecture 01 (the loop), 04 and 05 (its variants).
 
     Args: ``G`` maps (B, Z) -> (B, d); ``D`` maps (B, d) -> (B,) or (B, 1); ``sampler`` has
@@ -330,8 +333,8 @@ def train_toy(G: Generator, D: nn.Module, sampler, *, steps: int, batch_size: in
             if clip_value is not None:
                 losses.clip_weights_(D, clip_value)
         # --- the generator: gradients flow through D, but only G's optimiser steps ---
-        s_gen = D(G(G.noise(batch_size, gen)))
-        loss_g = g_loss_fn(s_gen)
+        z = G.noise(batch_size, gen)  # (B, Z)
+        loss_g = g_loss_fn(D(G(z))) if g_objective is None else g_objective(G, D, z, x_real)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

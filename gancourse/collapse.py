@@ -1,0 +1,356 @@
+r"""Mode collapse: three small fixes against it, and the ring experiment that measures them.
+
+A generator collapses when it puts its mass on a few modes of :math:`p_\text{data}`: the
+discriminator scores one sample at a time, so a generator that reproduces one mode perfectly is
+not punished for missing the others, and it hops to whichever region D currently rewards. Each
+fix below lets the discriminator see *more than one sample at once*, or lets the generator see
+*how D will answer*:
+
+- minibatch standard deviation (Karras et al. 2018, arXiv:1710.10196, section 3): D gets, as one
+  extra feature, the spread of a group of samples, :math:`\bar\sigma = \frac1F\sum_f
+  \sqrt{\operatorname{Var}_{i \in \text{group}}[h_{i,f}] + \epsilon}`; a collapsed batch has a
+  small spread and is easy to reject;
+- PacGAN (Lin et al. 2018, arXiv:1712.04086): D scores *packs* of :math:`m` samples concatenated,
+  :math:`D(x_1, \dots, x_m)`, all real or all fake;
+- unrolled GAN (Metz et al. 2017, arXiv:1611.02163): the generator descends the loss of a
+  discriminator that has taken :math:`k` more gradient steps, differentiating through them,
+
+  .. math:: \theta_D^{0} = \theta_D, \quad
+            \theta_D^{j+1} = \theta_D^{j} - \eta\,\nabla_{\theta_D} L_D(\theta_G, \theta_D^{j}), \quad
+            L_G^{(k)}(\theta_G) = L_G\big(D(G(z); \theta_D^{k}(\theta_G))\big).
+
+The experiment (:func:`ring_run`, :func:`ring_table`) trains a GAN on the 8-Gaussian ring of the
+unrolled-GAN paper and counts the modes it covers with :func:`gancourse.metrics.mode_coverage`;
+results are cached like checkpoints, keyed by every setting and the seed.
+Lectures 04 (the fixes, the table) and 05 (the same table for WGAN-GP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from gancourse import losses
+from gancourse.config import cache_dir, seed_everything
+from gancourse.toy import _ACTIVATIONS, MLP, Discriminator, Generator, ToyHistory, grid_2d, hash_str, train_toy
+
+# --------------------------------------------------------------------------------------------
+# Minibatch standard deviation
+# --------------------------------------------------------------------------------------------
+
+
+def minibatch_std(h: torch.Tensor, group_size: int | None = None, eps: float = 1e-8) -> torch.Tensor:
+    r"""The mean standard deviation of ``h`` across each group of samples, one number per sample.
+
+    .. math:: \bar\sigma_g = \frac{1}{F}\sum_{f} \sqrt{\frac{1}{G}\sum_{i \in g} (h_{i,f} - \bar h_{g,f})^2 + \epsilon}
+
+    over every feature :math:`f` (channels and pixels of an image alike), with the biased variance
+    (divide by the group size G). Samples are grouped as ``i // G`` would not: sample ``i`` goes to
+    group ``i % (B / G)``, as in Karras et al. 2018 (arXiv:1710.10196), section 3; with
+    ``group_size=None`` the whole batch is one group.
+
+    Args: ``h`` (B, F) or (B, C, H, W); ``group_size`` must divide B.
+    Returns: (B,) the statistic of each sample's group. Lecture 04.
+    """
+    b = h.shape[0]
+    g = b if group_size is None else min(group_size, b)
+    if b % g != 0:
+        raise ValueError(f"the batch of {b} samples does not split into groups of {g}; "
+                         f"use a batch size divisible by {g} or group_size=None.")
+    flat = h.reshape(g, b // g, -1)  # (G, B/G, F): sample i sits at [i // (B/G), i % (B/G)]
+    std = (flat.var(dim=0, unbiased=False) + eps).sqrt()  # (B/G, F)
+    per_group = std.mean(dim=1)  # (B/G,)
+    return per_group.repeat(g)  # (B,): sample i gets group i % (B/G)
+
+
+class MinibatchStdDev(nn.Module):
+    r"""A layer that appends :func:`minibatch_std` to every sample as one more feature.
+
+    (B, F) -> (B, F + 1), or (B, C, H, W) -> (B, C + 1, H, W) with the statistic as a constant
+    channel. It has no parameters. Karras et al. 2018 (arXiv:1710.10196), section 3. Lecture 04.
+    """
+
+    def __init__(self, group_size: int | None = None):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        s = minibatch_std(h, self.group_size)  # (B,)
+        if h.ndim == 2:
+            return torch.cat([h, s[:, None]], dim=1)  # (B, F + 1)
+        if h.ndim == 4:
+            b, _, height, width = h.shape
+            return torch.cat([h, s.view(b, 1, 1, 1).expand(b, 1, height, width)], dim=1)  # (B, C + 1, H, W)
+        raise ValueError(f"MinibatchStdDev expects (B, F) or (B, C, H, W), got shape {tuple(h.shape)}.")
+
+
+class MinibatchStdDiscriminator(nn.Module):
+    r"""The toy discriminator with a minibatch-standard-deviation feature after its first hidden layer.
+
+    ``x (B, d) -> Linear, activation -> (B, h1) -> MinibatchStdDev -> (B, h1 + 1) -> MLP -> (B,)``.
+    Same widths as :class:`gancourse.toy.Discriminator` with ``hidden``. Lecture 04.
+    """
+
+    def __init__(self, data_dim: int = 2, hidden=(128, 128, 128), activation: str = "relu",
+                 group_size: int | None = None):
+        super().__init__()
+        hidden = tuple(hidden)
+        if not hidden:
+            raise ValueError("MinibatchStdDiscriminator needs at least one hidden layer, got hidden=().")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(map(repr, _ACTIVATIONS))}.")
+        self.first = nn.Sequential(nn.Linear(data_dim, hidden[0]), _ACTIVATIONS[activation]())  # (B, h1)
+        self.mbstd = MinibatchStdDev(group_size)
+        self.rest = MLP(hidden[0] + 1, 1, hidden[1:], activation)
+        self.data_dim = data_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rest(self.mbstd(self.first(x))).squeeze(-1)  # (B, 1) -> (B,)
+
+
+# --------------------------------------------------------------------------------------------
+# PacGAN
+# --------------------------------------------------------------------------------------------
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    r"""Concatenate every ``m`` consecutive samples into one: the input of a packed discriminator.
+
+    (B, d) -> (B/m, m d) with ``out[j] = [x[m j], ..., x[m j + m - 1]]``; images (B, C, H, W) ->
+    (B/m, m C, H, W), stacked along the channels. Lin et al. 2018 (arXiv:1712.04086), section 3.
+    Lecture 04.
+    """
+    if not isinstance(m, int) or m < 1:
+        raise ValueError(f"the packing degree m must be a positive int, got {m!r}.")
+    b = x.shape[0]
+    if b % m != 0:
+        raise ValueError(f"a batch of {b} samples does not split into packs of {m}; "
+                         f"use a batch size divisible by {m}.")
+    return x.reshape(b // m, m * x.shape[1], *x.shape[2:])  # (B/m, m * first feature dim, ...)
+
+
+def unpack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """The inverse of :func:`pack`: (B/m, m d, ...) -> (B, d, ...). Lecture 04."""
+    if x.shape[1] % m != 0:
+        raise ValueError(f"{x.shape[1]} features do not split into {m} samples.")
+    return x.reshape(x.shape[0] * m, x.shape[1] // m, *x.shape[2:])
+
+
+class PackedDiscriminator(nn.Module):
+    r"""A discriminator that scores packs of ``m`` samples: :math:`D(x_1, \dots, x_m)`, one score per pack.
+
+    Wraps ``inner``, which takes packed inputs (B/m, m d): (B, d) -> (B/m,) scores. The losses
+    then average over packs, as PacGAN does (Lin et al. 2018, arXiv:1712.04086). Lecture 04.
+    """
+
+    def __init__(self, inner: nn.Module, m: int = 2):
+        super().__init__()
+        self.inner, self.m = inner, m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(pack(x, self.m))
+
+
+# --------------------------------------------------------------------------------------------
+# Unrolled GAN
+# --------------------------------------------------------------------------------------------
+
+
+def unroll_discriminator(D: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor, *, k: int = 5,
+                         lr: float = 1e-3, loss: str = "nonsaturating", create_graph: bool = True) -> dict:
+    r"""Take ``k`` plain gradient steps on D's loss without touching D: returns the unrolled weights.
+
+    .. math:: \theta_D^{j+1} = \theta_D^{j} - \eta\,\nabla_{\theta_D} L_D\big(D(x; \theta_D^{j}), D(\tilde x; \theta_D^{j})\big)
+
+    on the same real batch ``x_real`` and fakes ``x_fake`` (B, d) at every step. With
+    ``create_graph=True`` the unrolled weights stay functions of the fakes (and so of
+    :math:`\theta_G`): a generator loss computed with them sends gradients *through* the k steps.
+    Metz et al. 2017 (arXiv:1611.02163), eqs. 6-8; a departure: we unroll plain gradient descent,
+    not D's own optimiser. Returns ``{name: tensor}`` for :func:`torch.func.functional_call`.
+    Lecture 04.
+    """
+    if not isinstance(k, int) or k < 0:
+        raise ValueError(f"k (the unrolling steps) must be a non-negative int, got {k!r}.")
+    d_loss_fn, _ = losses.loss_pair(loss)
+    params = dict(D.named_parameters())
+    for _ in range(k):
+        loss_d = d_loss_fn(functional_call(D, params, (x_real,)), functional_call(D, params, (x_fake,)))
+        grads = torch.autograd.grad(loss_d, list(params.values()), create_graph=create_graph)
+        params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
+    return params
+
+
+class UnrolledGeneratorLoss:
+    r"""The unrolled generator objective, as a ``g_objective`` for :func:`gancourse.toy.train_toy`.
+
+    Called as ``(G, D, z, x_real) -> loss``: draws the fakes :math:`G(z)`, unrolls D ``k`` steps
+    on them and ``x_real`` with :func:`unroll_discriminator`, then returns
+    :math:`L_G\big(D(G(z); \theta_D^k)\big)`. With ``k = 0`` it is the ordinary generator loss.
+    Metz et al. 2017 (arXiv:1611.02163). Lecture 04.
+    """
+
+    def __init__(self, k: int = 5, lr: float = 1e-3, loss: str = "nonsaturating"):
+        self.k, self.lr, self.loss = k, lr, loss
+
+    def __call__(self, G: nn.Module, D: nn.Module, z: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
+        _, g_loss_fn = losses.loss_pair(self.loss)
+        x_fake = G(z)  # (B, d), not detached: the unrolled D depends on it
+        params = unroll_discriminator(D, x_real, x_fake, k=self.k, lr=self.lr, loss=self.loss)
+        return g_loss_fn(functional_call(D, params, (x_fake,)))
+
+
+# --------------------------------------------------------------------------------------------
+# The ring experiment
+# --------------------------------------------------------------------------------------------
+
+METHODS = ("vanilla", "mbstd", "pacgan", "unrolled", "wgan-gp")
+
+
+@dataclass(frozen=True)
+class RingSetting:
+    """One training setting on the 8-Gaussian ring: the players, the method and its budget.
+
+    ``method`` is one of :data:`METHODS`: ``"vanilla"`` (non-saturating GAN), ``"mbstd"``
+    (:class:`MinibatchStdDiscriminator`), ``"pacgan"`` (:class:`PackedDiscriminator` with
+    ``pack_m``), ``"unrolled"`` (:class:`UnrolledGeneratorLoss` with ``unroll_k``) or ``"wgan-gp"``
+    (Wasserstein loss, gradient penalty :math:`\\lambda = 10`, ``n_critic`` 5, Adam betas (0.5, 0.9)).
+    Default shapes follow the unrolled-GAN paper (Metz et al. 2017, appendix A). Lecture 04.
+    """
+
+    method: str = "vanilla"
+    steps: int = 2500  # generator steps
+    z_dim: int = 256
+    g_hidden: tuple = (128, 128)
+    d_hidden: tuple = (128, 128, 128)
+    batch_size: int = 128
+    lr: float = 1e-3
+    std: float = 0.05  # of each Gaussian of the ring (radius 2)
+    pack_m: int = 2
+    unroll_k: int = 5
+    n_critic: int = 5  # WGAN-GP only
+    gp_weight: float = 10.0  # WGAN-GP only
+    snapshot_steps: tuple = ()
+    n_samples: int = 2500  # samples counted at each snapshot
+
+    def key(self, seed: int) -> str:
+        """A file name that changes whenever a setting or the seed changes."""
+        parts = "|".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
+        return f"ring-{self.method}-seed{seed}-{hash_str(parts) % 10**10:010d}.pt"
+
+
+def ring_players(setting: RingSetting, seed: int = 0) -> tuple[nn.Module, nn.Module]:
+    """Fresh ``(G, D)`` for a setting, initialised from ``seed``. Lecture 04."""
+    if setting.method not in METHODS:
+        raise ValueError(f"unknown method {setting.method!r}; choose one of {', '.join(map(repr, METHODS))}.")
+    seed_everything(seed)
+    G = Generator(setting.z_dim, 2, setting.g_hidden, "relu")
+    if setting.method == "mbstd":
+        D = MinibatchStdDiscriminator(2, setting.d_hidden, "relu")
+    elif setting.method == "pacgan":
+        D = PackedDiscriminator(Discriminator(2 * setting.pack_m, setting.d_hidden, "relu"), setting.pack_m)
+    else:
+        D = Discriminator(2, setting.d_hidden, "relu")
+    return G, D
+
+
+def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, ToyHistory]:
+    from gancourse.data import Ring2D
+
+    G, D = ring_players(setting, seed)
+    common = dict(steps=setting.steps, batch_size=setting.batch_size, lr_g=setting.lr, lr_d=setting.lr,
+                  snapshot_steps=[s for s in setting.snapshot_steps if s <= setting.steps],
+                  n_snapshot_samples=setting.n_samples, seed=seed)
+    # D's field on a grid, where D scores single points (not packs or whole batches)
+    common["grid"] = None if setting.method in ("pacgan", "mbstd") else grid_2d(3.0, 61)
+    if setting.method == "wgan-gp":
+        history = train_toy(G, D, Ring2D(std=setting.std), loss="wasserstein", n_critic=setting.n_critic,
+                            gp_weight=setting.gp_weight, betas=(0.5, 0.9), **common)
+    else:
+        g_objective = UnrolledGeneratorLoss(setting.unroll_k, setting.lr) if setting.method == "unrolled" else None
+        history = train_toy(G, D, Ring2D(std=setting.std), betas=(0.5, 0.999), g_objective=g_objective, **common)
+    return G, D, history
+
+
+@dataclass
+class RingRun:
+    """One cached run: the setting, the seed, its :class:`~gancourse.toy.ToyHistory`, and the coverage
+    at each snapshot (``modes``, ``high_quality``: lists aligned with ``history.snapshot_steps``). Lecture 04."""
+
+    setting: RingSetting
+    seed: int
+    history: ToyHistory
+    modes: list
+    high_quality: list
+
+    @property
+    def final_modes(self) -> int:
+        return self.modes[-1]
+
+    @property
+    def final_high_quality(self) -> float:
+        return self.high_quality[-1]
+
+
+def ring_run(setting: RingSetting, seed: int = 0, retrain: bool = False) -> RingRun:
+    """Train ``setting`` from ``seed`` on one thread (so the result does not depend on the thread count),
+    or load it from the cache folder; the result is written atomically. Lecture 04."""
+    from gancourse.data import Ring2D
+    from gancourse.metrics import mode_coverage
+
+    path = cache_dir() / setting.key(seed)
+    if path.exists() and not retrain:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        history = ToyHistory.from_state_dict(state["history"])
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            _, _, history = _train_ring(setting, seed)
+        finally:
+            torch.set_num_threads(threads)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        torch.save({"history": history.state_dict(), "seed": seed,
+                    "config": {k: (list(v) if isinstance(v, tuple) else v)
+                               for k, v in dataclasses.asdict(setting).items()}}, tmp)
+        os.replace(tmp, path)
+    centers = Ring2D(std=setting.std).centers
+    cover = [mode_coverage(s.samples, centers, setting.std) for s in history.snapshots]
+    return RingRun(setting, seed, history, [c.modes for c in cover], [c.high_quality for c in cover])
+
+
+def _ring_run_worker(args):
+    return ring_run(*args)
+
+
+def ring_table(settings, seeds, workers: int = 1) -> list[RingRun]:
+    """:func:`ring_run` for every setting and seed (settings outer, seeds inner), cached.
+
+    Runs missing from the cache train in ``workers`` processes side by side (one thread each);
+    the results are identical to training them one after the other. Lecture 04.
+    """
+    jobs = [(s, seed) for s in settings for seed in seeds]
+    missing = [j for j in jobs if not (cache_dir() / j[0].key(j[1])).exists()]
+    if workers > 1 and len(missing) > 1:
+        import multiprocessing
+
+        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(_ring_run_worker, missing))  # each worker writes its run into the cache
+    return [ring_run(s, seed) for s, seed in jobs]
+
+
+def summarize(runs: list[RingRun]) -> dict:
+    """``{method: {"modes": [...], "high_quality": [...]}}`` of the final snapshots, seeds in order. Lecture 04."""
+    out: dict = {}
+    for r in runs:
+        row = out.setdefault(r.setting.method, {"seeds": [], "modes": [], "high_quality": []})
+        row["seeds"].append(r.seed)
+        row["modes"].append(r.final_modes)
+        row["high_quality"].append(r.final_high_quality)
+    return out
