@@ -130,3 +130,45 @@ class OptimalDiscriminatorExplorer(_FigureWidget):
                          title=f"p_G shifted by θ = {theta:+.2f}: JSD = {self.jsd:.3f} nats")
         self.readout.value = (f"JSD = {self.jsd:.3f} nats (log 2 = {math.log(2):.3f}),  "
                               f"C(G) = 2 JSD - log 4 = {self.value:.3f}")
+
+
+class TruncationExplorer(_FigureWidget):
+    r"""A slider for StyleGAN's truncation :math:`\psi` from 0 to 1 over a fixed set of latents.
+
+    Each move redraws the samples of the same ``z`` at :math:`w' = \bar w + \psi (w - \bar w)`
+    (:func:`gancourse.viz.plot_truncation`): at :math:`\psi = 0` every cell shows the "average"
+    image, at 1 the untruncated samples. The readout gives the mean distance
+    :math:`\lVert w' - \bar w \rVert` of the latents on show. Attributes a test can read: ``slider``,
+    ``readout``, ``image``, ``distance``. Lecture 08.
+    """
+
+    def __init__(self, G, z=None, *, n: int = 16, psi: float = 0.7, nrow: int = 8, seed: int = 0,
+                 figsize=(7.0, 2.4)):
+        import torch
+
+        super().__init__(figsize)
+        self.G, self.nrow = G, nrow
+        self.z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)) if z is None else z
+        self.z = self.z.to(G.w_avg.device)
+        self.slider = widgets.FloatSlider(value=psi, min=0.0, max=1.0, step=0.05, description="ψ",
+                                          continuous_update=False)
+        self.readout = widgets.Label()
+        self.distance = float("nan")
+        self.slider.observe(lambda change: self.redraw(), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.slider, self.readout]), self.image])
+        self.redraw()
+
+    def _draw(self) -> None:
+        import torch
+
+        psi = self.slider.value
+        viz.plot_truncation(self.G, self.z, psi, nrow=self.nrow, ax=self.ax)
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            with torch.no_grad():
+                w = self.G.w_from_z(self.z, truncation_psi=psi)  # (B, W)
+        finally:
+            self.G.train(was_training)
+        self.distance = float((w - self.G.w_avg).norm(dim=1).mean())
+        self.readout.value = f"ψ = {psi:.2f}: mean ‖w' − w̄‖ = {self.distance:.3f}"
