@@ -817,7 +817,22 @@ def check_gradient_penalty(fn) -> None:
 
 
 def _leaf_modules(module) -> list:
-    return [m for m in module.modules() if not list(m.children())]
+    """The layers that compute, in order (reshapes such as Flatten are skipped)."""
+    from torch import nn
+
+    reshapes = (nn.Flatten, nn.Unflatten, nn.Identity)
+    return [m for m in module.modules() if not list(m.children()) and not isinstance(m, reshapes)]
+
+
+class _OneThread:
+    """Run tiny networks on one thread: on two busy cores, two threads can be ten times slower."""
+
+    def __enter__(self):
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.threads)
 
 
 def _built(check: str, fn, *args) -> torch.nn.Module:
@@ -850,6 +865,11 @@ def check_dcgan_generator(fn) -> None:
     z (B, nz, 1, 1), the output range [-1, 1] (Tanh), the parameter count, batch norm and ReLU on the
     hidden layers and none at the output. Lecture 03 exercise.
     """
+    with _OneThread():
+        _check_dcgan_generator(fn)
+
+
+def _check_dcgan_generator(fn) -> None:
     from torch import nn
 
     from gancourse.dcgan import Generator, count_parameters
@@ -899,6 +919,11 @@ def check_dcgan_discriminator(fn) -> None:
     Compares with :class:`gancourse.dcgan.Discriminator` (``img_size=32``): one logit per image, no
     sigmoid, LeakyReLU(0.2), no batch norm at the input layer, the parameter count. Lecture 03 exercise.
     """
+    with _OneThread():
+        _check_dcgan_discriminator(fn)
+
+
+def _check_dcgan_discriminator(fn) -> None:
     from torch import nn
 
     from gancourse.dcgan import Discriminator, count_parameters
@@ -1013,6 +1038,11 @@ def check_dcgan_train_step(fn) -> None:
     sign in either step, swapped real and fake, the saturating loss, reused noise, G stepping first,
     real and fake scored in one batch, and a missing ``zero_grad``. Lecture 03 exercise.
     """
+    with _OneThread():
+        _check_dcgan_train_step(fn)
+
+
+def _check_dcgan_train_step(fn) -> None:
     import copy
 
     name = "check_dcgan_train_step"
