@@ -607,3 +607,60 @@ def _path_distances(G, feature_fn, space, z1, z2, t, eps, device, batch_size) ->
         f_t, f_te = f.chunk(2)  # (b, F) each
         dists.append((f_t - f_te).pow(2).sum(dim=1) / eps**2)
     return torch.cat(dists).double()
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring the truncation trick: fidelity (precision) against diversity
+# --------------------------------------------------------------------------------------------
+
+
+def knn_precision(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3) -> float:
+    r"""The share of generated samples that fall inside the real data's manifold, estimated with k-NN balls.
+
+    .. math:: \text{precision} = \frac1M \sum_{j=1}^M \mathbb 1\big[\exists\, i:\
+              \lVert \phi_j^\text{fake} - \phi_i^\text{real} \rVert \le r_k(\phi_i^\text{real})\big]
+
+    where :math:`r_k(\phi_i)` is the distance from a real feature to its k-th nearest real neighbour.
+    Kynkäänniemi et al. 2019 (arXiv:1904.06991), eqs. 1-2. Shapes: (N, F) and (M, F). Lecture 08
+    (lecture 09 returns to precision and recall).
+    """
+    real, fake = real_features.double(), fake_features.double()
+    if k >= len(real):
+        raise ValueError(f"k must be smaller than the number of real samples ({len(real)}), got {k}.")
+    radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # (N,): the 0-th neighbour is the point itself
+    inside = torch.cdist(fake, real) <= radii[None, :]  # (M, N)
+    return float(inside.any(dim=1).double().mean())
+
+
+def mean_pairwise_distance(features: torch.Tensor) -> float:
+    r"""Diversity as the mean distance between two different samples' features, :math:`\frac{1}{M(M-1)}\sum_{j \ne l}\lVert\phi_j - \phi_l\rVert`. Lecture 08."""
+    f = features.double()
+    m = len(f)
+    if m < 2:
+        raise ValueError(f"need at least two samples to measure diversity, got {m}.")
+    return float(torch.cdist(f, f).sum() / (m * (m - 1)))
+
+
+@torch.no_grad()
+def truncation_tradeoff(G: StyleGenerator, feature_fn, real_features: torch.Tensor, psis, n: int = 256,
+                        seed: int = 0, k: int = 3) -> dict:
+    r"""Fidelity and diversity of ``n`` samples at each truncation :math:`\psi` in ``psis``, the same latents throughout.
+
+    Fidelity: :func:`knn_precision` of the samples' features against ``real_features``; diversity:
+    :func:`mean_pairwise_distance` of their features. ``feature_fn`` maps images (B, C, H, W) to
+    features (B, F) (the course classifier's ``features``). Fixed noise, evaluation mode.
+    Returns ``{"psi": [...], "precision": [...], "diversity": [...]}``. Lecture 08.
+    """
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(G.w_avg.device)
+    out = {"psi": [], "precision": [], "diversity": []}
+    was_training = G.training
+    G.eval()
+    try:
+        for psi in psis:
+            f = torch.as_tensor(feature_fn(G(z, truncation_psi=psi, noise_mode="const"))).cpu()  # (n, F)
+            out["psi"].append(float(psi))
+            out["precision"].append(knn_precision(real_features, f, k))
+            out["diversity"].append(mean_pairwise_distance(f))
+    finally:
+        G.train(was_training)
+    return out

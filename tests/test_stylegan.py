@@ -18,11 +18,14 @@ from gancourse.stylegan import (
     StyleGenerator,
     adain,
     build_stylegan,
+    knn_precision,
+    mean_pairwise_distance,
     minibatch_stddev,
     path_length,
     pixel_norm,
     resolutions,
     slerp,
+    truncation_tradeoff,
     truncate,
 )
 
@@ -367,3 +370,32 @@ def test_path_length_trims_and_leaves_w_avg_alone():
     torch.testing.assert_close(G.w_avg, before)
     with pytest.raises(ValueError, match="space must be 'w' or 'z'"):
         path_length(G, lambda x: x.flatten(1), space="x")
+
+
+# ---- the truncation trade-off ---------------------------------------------------------------
+
+
+def test_knn_precision_by_hand():
+    real = torch.tensor([[0.0], [1.0], [3.0]])  # 1st-neighbour radii: 1, 1, 2
+    fake = torch.tensor([[0.5], [4.5], [10.0], [-1.0]])  # inside, inside (3 + 2 > 4.5), outside, inside (|-1 - 0| <= 1)
+    assert knn_precision(real, fake, k=1) == 0.75
+    assert knn_precision(real, real, k=1) == 1.0
+    with pytest.raises(ValueError, match="k must be smaller"):
+        knn_precision(real, fake, k=3)
+
+
+def test_mean_pairwise_distance_by_hand():
+    f = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])
+    assert mean_pairwise_distance(f) == pytest.approx((5 + 5 + 0) * 2 / 6)
+    assert mean_pairwise_distance(torch.ones(4, 3)) == 0.0
+
+
+def test_truncation_tradeoff_has_no_diversity_at_psi_zero():
+    G = small_generator().train()
+    G(torch.randn(8, 16))  # move w_avg away from 0
+    real = torch.randn(30, 784)
+    out = truncation_tradeoff(G, lambda x: x.flatten(1), real, psis=(0.0, 1.0), n=12)
+    assert out["psi"] == [0.0, 1.0]
+    assert out["diversity"][0] == pytest.approx(0.0, abs=1e-4) and out["diversity"][1] > 0.01
+    assert all(0.0 <= p <= 1.0 for p in out["precision"])
+    assert G.training
