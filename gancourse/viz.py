@@ -475,6 +475,8 @@ def plot_style_mixing(G, z_a, z_b, crossover: int, *, ax=None, title: str | None
     sides = G.sides
     coarse = f"{sides[0]}-{sides[crossover - 1]}" if crossover > 0 else "none"
     fine = f"{sides[crossover]}-{sides[-1]}" if crossover < len(sides) else "none"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.8 * (k + 1) + 1.2, 0.8 * (r + 1) + 1.0))
     ax = image_grid(grid, nrow=k + 1, ax=ax, row_labels=["B"] + [f"A{i + 1}" for i in range(r)],
                     col_labels=["A"] + [f"B{j + 1}" for j in range(k)],
                     title=title or f"Style mixing: blocks {coarse} px from A (rows), {fine} px from B (columns)")
@@ -502,6 +504,8 @@ def plot_truncation(G, z, psi: float, *, nrow: int = 8, ax=None, title: str | No
 def plot_truncation_sweep(G, z, psis, *, ax=None, title: str | None = None):
     """Rows: truncation values ``psis``; columns: the same latents ``z``. Lecture 08."""
     images = torch.cat([truncated_samples(G, z, psi) for psi in psis])  # (len(psis) * B, C, H, W)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.75 * len(z) + 1.5, 0.75 * len(psis) + 0.9))
     return image_grid(images, nrow=len(z), ax=ax, row_labels=[f"ψ = {psi:.2f}" for psi in psis],
                       title=title or "The truncation trick: each column one z, each row one ψ")
 
@@ -541,6 +545,8 @@ def plot_latent_paths(G, z1, z2, steps: int = 9, *, ax=None, title: str | None =
         in_w = G.synthesize(G.broadcast(torch.lerp(w1, w2, t[:, None])), noise_mode="const")  # (S, C, H, W)
     finally:
         G.train(was_training)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.8 * steps + 1.8, 2.9))
     return image_grid(torch.cat([in_z, in_w]).cpu(), nrow=steps, ax=ax, row_labels=["slerp in Z", "lerp in W"],
                       col_labels=[f"{v:.2f}" for v in t.tolist()],
                       title=title or "From one latent to another: the same endpoints, two paths")
