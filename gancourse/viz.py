@@ -709,3 +709,76 @@ def plot_confusion(confusion, classes=None, *, ax=None, title: str = "Requested 
     ax.set_title(title)
     plt.colorbar(im, ax=ax, fraction=0.046, label="share of the row")
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 03: image GANs over training (loss curves, D's outputs, gradient norms, sample grids)
+# --------------------------------------------------------------------------------------------
+
+
+def plot_training_curves(history, *, smooth: int = 10, title: str | None = None):
+    r"""Three panels from a :class:`gancourse.train.History`: both losses; D's mean output on real and
+    fake batches; the gradient norms of D and G (log scale).
+
+    Faint lines are the per-step values, bold ones moving averages over ``smooth`` steps. For the
+    logit losses the middle panel marks 1/2, where an undecided D sits, and the left one
+    :math:`\log 4 \approx 1.386`, the D loss of an undecided D. Returns the figure. Lecture 03.
+    """
+    probability = history.d_output == "probability"
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.7))
+    panels = (
+        (axes[0], (("loss_d", "D loss", _REAL_COLOR), ("loss_g", "G loss", _FAKE_COLOR)), "loss",
+         "Losses"),
+        (axes[1], (("d_real", "D(x), real batch" if probability else "score on real", _REAL_COLOR),
+                   ("d_fake", "D(G(z)), fake batch" if probability else "score on fake", _FAKE_COLOR)),
+         "mean D(x)" if probability else "mean critic score", "What D says about each batch"),
+        (axes[2], (("grad_norm_d", r"$\lVert\nabla_{\theta_D} L_D\rVert$", _REAL_COLOR),
+                   ("grad_norm_g", r"$\lVert\nabla_{\theta_G} L_G\rVert$", _FAKE_COLOR)), "gradient norm",
+         "Gradient norms"),
+    )
+    for ax, series, ylabel, panel_title in panels:
+        for key, label, color in series:
+            values = np.asarray(getattr(history, key), dtype=float)
+            steps = np.arange(1, len(values) + 1)
+            ax.plot(steps, values, color=color, alpha=0.25, lw=0.8)
+            m, t = _moving_average(values, smooth)
+            ax.plot(t, m, color=color, lw=2, label=label)
+        ax.set_xlabel("generator step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(panel_title)
+    if probability:
+        axes[0].axhline(np.log(4), color="gray", ls=":", lw=1, label=r"$\log 4$: D undecided")
+        axes[1].axhline(0.5, color="gray", ls=":", lw=1, label="1/2: D undecided")
+        axes[1].set_ylim(0, 1)
+    axes[2].set_yscale("log")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(title or f"Training records over {history.steps} generator steps")
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples_over_training(history, *, n: int = 8, rows: int = 6, title: str | None = None):
+    """The generator's images from the same fixed z at several moments of training, one row each.
+
+    ``rows`` sample grids are picked evenly from ``history.sample_steps`` (always the first and the
+    last); each row shows the first ``n`` images. Returns the axes. Lecture 03.
+    """
+    if not history.samples:
+        raise ValueError("the History holds no samples; train with sample_every set.")
+    picks = np.unique(np.linspace(0, len(history.samples) - 1, min(rows, len(history.samples))).round().astype(int))
+    images = torch.cat([history.samples[k][:n] for k in picks])  # (rows * n, C, H, W)
+    labels = [f"step {history.sample_steps[k]:,}" for k in picks]
+    _, ax = plt.subplots(figsize=(0.75 * n + 1.5, 0.75 * len(picks) + 0.8))
+    return image_grid(images, nrow=n, ax=ax, row_labels=labels,
+                      title=title or "The same z as training goes (rows: generator steps)")
+
+
+def plot_interpolation(images, t, *, ax=None, title: str | None = None):
+    """A row of images (S, C, H, W) generated along a path in latent space, labelled by ``t`` (S,). Lecture 03."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.8 * len(images) + 1.2, 1.9))
+    image_grid(images, nrow=len(images), ax=ax, col_labels=[f"{v:.2f}" for v in t])
+    ax.set_xlabel("t, from z_0 (t = 0) to z_1 (t = 1)")
+    ax.set_title(title or "Walking a straight line in z")
+    return ax

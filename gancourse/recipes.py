@@ -1,0 +1,211 @@
+"""Each trained model of the course by name, with its FAST and FULL budgets, trained once and cached.
+
+A recipe names what a lecture trains: how to build the networks, on which data, and every argument
+of :func:`gancourse.train.train_gan`, once for FAST mode (a 2-core CPU, the embedded digits) and
+once for FULL mode (a GPU, MNIST-class data). :func:`load_or_train` returns the trained networks
+and their :class:`~gancourse.train.History`, from the checkpoint in the cache folder when there is
+one (keyed by recipe and mode, so FAST and FULL never collide) or by training. Lectures add their
+models by appending to :data:`RECIPES` with :func:`register`; later lectures (09's scoreboard, 11's
+latent space) load what earlier ones trained. ``python -m gancourse train NAME|--all`` pre-trains
+them before a live lecture. Introduced in lecture 03.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from gancourse.config import budget, mode
+from gancourse.data import image_dataset
+from gancourse.dcgan import build_dcgan
+from gancourse.train import History, checkpoint_path, clone, load_checkpoint, train_gan
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A trained model of the course: ``build(settings) -> (G, D)`` and its FAST and FULL settings.
+
+    Settings are plain dicts: ``dataset`` and ``img_size`` (passed to
+    :func:`gancourse.data.image_dataset`), ``model`` (read by ``build``), ``train`` (keyword
+    arguments of :func:`gancourse.train.train_gan`; ``ema: True`` keeps an average generator) and
+    ``seed`` (the networks' initialisation and the training stream). Lecture 03.
+    """
+
+    name: str
+    lecture: int
+    summary: str
+    build: Callable[[dict], tuple[nn.Module, nn.Module]]
+    fast: dict
+    full: dict
+
+    def settings(self) -> dict:
+        """This mode's settings (see :func:`gancourse.config.budget`)."""
+        return budget(fast=self.fast, full=self.full)
+
+
+@dataclass
+class Trained:
+    """What :func:`load_or_train` returns: the networks (in evaluation mode), the History, where it lives."""
+
+    name: str
+    G: nn.Module
+    D: nn.Module
+    history: History
+    settings: dict
+    path: Path
+    G_ema: nn.Module | None = field(default=None)
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe, replace: bool = False) -> Recipe:
+    """Add a recipe to :data:`RECIPES` (a lecture's module calls this once). Lecture 03."""
+    if recipe.name in RECIPES and not replace:
+        raise ValueError(f"a recipe named {recipe.name!r} already exists; pick another name or pass replace=True.")
+    for label, settings in (("fast", recipe.fast), ("full", recipe.full)):
+        for key in ("dataset", "img_size", "model", "train", "seed"):
+            if key not in settings:
+                raise ValueError(f"recipe {recipe.name!r}: its {label} settings lack {key!r}.")
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def names() -> list[str]:
+    """Every recipe's name, in lecture order (the order ``train --all`` trains them). Lecture 03."""
+    return [r.name for r in sorted(RECIPES.values(), key=lambda r: r.lecture)]
+
+
+def get(name: str) -> Recipe:
+    """The recipe called ``name``. Lecture 03."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ValueError(f"unknown recipe {name!r}; the course's models are {', '.join(map(repr, names()))}.") from None
+
+
+def recipe_checkpoint(name: str) -> Path:
+    """Where a recipe's checkpoint lives in this mode: ``<cache>/<name>-fast.pt`` or ``-full.pt``. Lecture 03."""
+    return checkpoint_path(f"{name}-{mode().lower()}.pt")
+
+
+def _stored_config(recipe: Recipe, settings: dict) -> dict:
+    """What the checkpoint records beside train_gan's own arguments, to recognise a changed recipe."""
+    return {"recipe": recipe.name, "dataset": settings["dataset"], "img_size": settings["img_size"],
+            "model": settings["model"], "init_seed": settings["seed"], "train": settings["train"]}
+
+
+def load_or_train(name: str, retrain: bool = False, progress: bool = True) -> Trained:
+    """The trained networks and History of recipe ``name``: loaded from the cache, or trained.
+
+    A finished checkpoint with the recipe's current settings is loaded without touching the data;
+    an unfinished one is resumed; one written with other settings (the recipe changed) is replaced.
+    ``retrain=True`` trains from scratch. Runs in ``torch.random.fork_rng``, so the caller's random
+    stream is the same whether the model was loaded or trained. The networks come back in
+    evaluation mode on :func:`gancourse.config.device`. Lecture 03.
+    """
+    recipe = get(name)
+    settings = recipe.settings()
+    path = recipe_checkpoint(name)
+    train_args = dict(settings["train"])
+    use_ema = bool(train_args.pop("ema", False))
+    stored = _stored_config(recipe, settings)
+    with torch.random.fork_rng():
+        torch.manual_seed(settings["seed"])
+        G, D = recipe.build(settings)
+        G_ema = clone(G) if use_ema else None
+        resume = not retrain
+        if resume and path.exists():
+            ckpt = load_checkpoint(path)
+            same = all(ckpt["config"].get(k) == v for k, v in stored.items())
+            if same and ckpt["step"] >= train_args["steps"]:
+                return _from_checkpoint(name, ckpt, G, D, G_ema, settings, path)
+            resume = same  # an unfinished run of this recipe continues; another recipe's is replaced
+        dataset = image_dataset(settings["dataset"], train=True, size=settings["img_size"])
+        history = train_gan(G, D, dataset, **train_args, ema=G_ema, checkpoint=path, resume=resume,
+                            progress=progress, config=stored)
+    G.eval()
+    D.eval()
+    return Trained(name, G, D, history, settings, path, G_ema)
+
+
+def _from_checkpoint(name, ckpt, G, D, G_ema, settings, path) -> Trained:
+    from gancourse.config import device
+
+    G.load_state_dict(ckpt["G"])
+    D.load_state_dict(ckpt["D"])
+    if G_ema is not None:
+        G_ema.load_state_dict(ckpt["ema"])
+        G_ema.to(device()).eval()
+    G.to(device()).eval()
+    D.to(device()).eval()
+    return Trained(name, G, D, History.from_dict(ckpt["history"]), settings, path, G_ema)
+
+
+# --------------------------------------------------------------------------------------------
+# The course's models, in lecture order. Later lectures append their own with register(...).
+# --------------------------------------------------------------------------------------------
+
+
+def _build_dcgan(settings: dict) -> tuple[nn.Module, nn.Module]:
+    channels = 3 if settings["dataset"] == "cifar10" else 1
+    return build_dcgan(img_size=settings["img_size"], channels=channels, **settings["model"])
+
+
+register(Recipe(
+    name="dcgan",
+    lecture=3,
+    summary="DCGAN from the cookbook, non-saturating loss (lecture 03; reused by 09 and 11)",
+    build=_build_dcgan,
+    # FAST: width 16 trains best per second on a CPU; few steps, so a larger learning rate and a
+    # smaller batch than the cookbook's. About 300 steps reach all ten classes on the digits.
+    fast={"dataset": "digits", "img_size": 28, "seed": 0,
+          "model": {"nz": 100, "width": 16},
+          "train": {"loss": "nonsaturating", "steps": 300, "batch_size": 32, "lr_g": 5e-4, "lr_d": 5e-4,
+                    "betas": (0.5, 0.999), "sample_every": 25, "n_samples": 64, "checkpoint_every": 100,
+                    "seed": 0}},
+    # FULL: the cookbook on MNIST (width 64, Adam 2e-4, betas (0.5, 0.999), batch 128), about 10 epochs.
+    full={"dataset": "mnist", "img_size": 28, "seed": 0,
+          "model": {"nz": 100, "width": 64},
+          "train": {"loss": "nonsaturating", "steps": 5_000, "batch_size": 128, "lr_g": 2e-4, "lr_d": 2e-4,
+                    "betas": (0.5, 0.999), "sample_every": 250, "n_samples": 64, "checkpoint_every": 500,
+                    "seed": 0}},
+))
+
+
+def _build_stylegan(settings: dict) -> tuple[nn.Module, nn.Module]:
+    from gancourse.stylegan import build_stylegan
+
+    channels = 3 if settings["dataset"] == "cifar10" else 1
+    return build_stylegan(img_size=settings["img_size"], channels=channels, **settings["model"])
+
+
+register(Recipe(
+    name="stylegan",
+    lecture=8,
+    summary="a small style-based generator (mapping network, AdaIN, noise, mixing) with a residual D "
+            "(lecture 08; reused by 09 and 11, through its average generator G_ema)",
+    build=_build_stylegan,
+    # FAST: narrow (8 channels at 28x28, at most 32) so that a step costs about a DCGAN-16 step;
+    # StyleGAN's optimiser (Adam lr 0.002, betas (0, 0.99)) and an average generator with a short
+    # horizon (decay 0.98, about 50 steps), since the whole run is only a few hundred steps.
+    # No R1 here: it costs a second backward pass, and the short run stays stable without it.
+    fast={"dataset": "digits", "img_size": 28, "seed": 0,
+          "model": {"z_dim": 64, "w_dim": 64, "width": 8, "max_width": 32, "mapping_layers": 8,
+                    "mixing_prob": 0.5},
+          "train": {"loss": "nonsaturating", "steps": 400, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
+                    "betas": (0.0, 0.99), "ema": True, "ema_decay": 0.98, "sample_every": 50, "n_samples": 64,
+                    "checkpoint_every": 100, "seed": 0}},
+    # FULL (not measured on a GPU yet): the paper's recipe at MNIST scale: non-saturating loss with
+    # R1 (gamma 1 for 28x28 digits), mixing regularisation 0.9, the average generator at 0.999.
+    full={"dataset": "mnist", "img_size": 28, "seed": 0,
+          "model": {"z_dim": 128, "w_dim": 128, "width": 32, "max_width": 128, "mapping_layers": 8,
+                    "mixing_prob": 0.9},
+          "train": {"loss": "nonsaturating", "steps": 20_000, "batch_size": 64, "lr_g": 2e-3, "lr_d": 2e-3,
+                    "betas": (0.0, 0.99), "r1_gamma": 1.0, "ema": True, "ema_decay": 0.999, "sample_every": 500,
+                    "n_samples": 64, "checkpoint_every": 1_000, "seed": 0}},
+))
