@@ -664,3 +664,55 @@ def truncation_tradeoff(G: StyleGenerator, feature_fn, real_features: torch.Tens
     finally:
         G.train(was_training)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Optional: StyleGAN2's modulated convolution with weight demodulation (Karras et al. 2020)
+# --------------------------------------------------------------------------------------------
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
+                     eps: float = 1e-8) -> torch.Tensor:
+    r"""StyleGAN2's replacement for AdaIN: scale the convolution's weights by the style, then normalise them.
+
+    .. math:: w'_{ijk} = s_i\, w_{ijk}, \qquad
+              w''_{ijk} = \frac{w'_{ijk}}{\sqrt{\sum_{i,k} {w'_{ijk}}^2 + \epsilon}}
+
+    (i input channel, j output channel, k kernel position; here the paper's :math:`w` is the
+    convolution ``weight``, not the latent). Modulation equals scaling the input's channels by
+    :math:`s_i`; demodulation divides output channel j by the std it *would* have for inputs of
+    unit variance, so it normalises by expected statistics instead of the feature map's measured
+    ones (AdaIN), which removes StyleGAN's droplet artefacts. Karras et al. 2020 (arXiv:1912.04958),
+    section 2.2, eqs. 1-3. One grouped convolution serves the whole batch.
+
+    Args: ``x`` (B, C_in, H, W); ``weight`` (C_out, C_in, k, k); ``styles`` :math:`s` (B, C_in).
+    Returns: (B, C_out, H, W), same padding. Lecture 08 (optional section).
+    """
+    b, c_in, h, w_px = x.shape
+    c_out, _, k, _ = weight.shape
+    assert_shape(styles, (b, c_in), "styles")
+    wt = weight[None] * styles[:, None, :, None, None]  # (B, C_out, C_in, k, k)
+    if demodulate:
+        wt = wt * torch.rsqrt(wt.pow(2).sum(dim=(2, 3, 4), keepdim=True) + eps)
+    out = F.conv2d(x.reshape(1, b * c_in, h, w_px), wt.reshape(b * c_out, c_in, k, k), padding=k // 2,
+                   groups=b)  # (1, B * C_out, H, W): sample i convolved with its own weights
+    return out.reshape(b, c_out, h, w_px)
+
+
+class ModulatedConv2d(nn.Module):
+    r"""A StyleGAN2 styled convolution: styles :math:`s = A(w)` (bias 1 at start), :func:`modulated_conv2d`.
+
+    ``weight`` (C_out, C_in, k, k) stored as :math:`\mathcal N(0, 1)` and scaled by
+    :math:`1/\sqrt{C_\text{in} k^2}` (equalised learning rate). Shapes: x (B, C_in, H, W), w (B, W) ->
+    (B, C_out, H, W). Karras et al. 2020, figure 2c. Lecture 08 (optional section).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 3, demodulate: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size**2)
+        self.to_style = EqualLinear(w_dim, in_channels, bias_init=1.0)
+        self.demodulate = demodulate
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return modulated_conv2d(x, self.weight * self.weight_gain, self.to_style(w), self.demodulate)

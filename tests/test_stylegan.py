@@ -20,6 +20,8 @@ from gancourse.stylegan import (
     build_stylegan,
     knn_precision,
     mean_pairwise_distance,
+    ModulatedConv2d,
+    modulated_conv2d,
     minibatch_stddev,
     path_length,
     pixel_norm,
@@ -399,3 +401,35 @@ def test_truncation_tradeoff_has_no_diversity_at_psi_zero():
     assert out["diversity"][0] == pytest.approx(0.0, abs=1e-4) and out["diversity"][1] > 0.01
     assert all(0.0 <= p <= 1.0 for p in out["precision"])
     assert G.training
+
+
+# ---- optional: StyleGAN2's modulated convolution --------------------------------------------
+
+
+def test_modulation_equals_scaling_the_input_channels():
+    x, weight, s = torch.randn(3, 4, 6, 6), torch.randn(5, 4, 3, 3), torch.rand(3, 4) + 0.5
+    got = modulated_conv2d(x, weight, s, demodulate=False)
+    expected = torch.stack([F.conv2d((x[i] * s[i][:, None, None])[None], weight, padding=1)[0] for i in range(3)])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_demodulation_divides_each_output_channel_by_its_weight_norm():
+    x, weight, s = torch.randn(2, 4, 5, 5), torch.randn(3, 4, 3, 3), torch.rand(2, 4) + 0.5
+    got = modulated_conv2d(x, weight, s, demodulate=True, eps=0.0)
+    for i in range(2):
+        scaled = weight * s[i][None, :, None, None]  # (C_out, C_in, k, k)
+        sigma = scaled.pow(2).sum(dim=(1, 2, 3)).sqrt()  # (C_out,)
+        expected = F.conv2d(x[i: i + 1], scaled, padding=1)[0] / sigma[:, None, None]
+        torch.testing.assert_close(got[i], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_demodulated_outputs_have_unit_std_for_unit_variance_inputs():
+    torch.manual_seed(0)
+    layer = ModulatedConv2d(16, 8, w_dim=4, kernel_size=1)  # 1x1: no border effects, exact expectation
+    x, w = torch.randn(2, 16, 64, 64), 3 * torch.randn(2, 4)
+    with torch.no_grad():
+        std = layer(x, w).std(dim=(2, 3))  # (B, C_out)
+        layer.demodulate = False
+        raw = layer(x, w).std(dim=(2, 3))
+    assert (std - 1).abs().max() < 0.05
+    assert (raw - 1).abs().max() > 0.2  # without demodulation the style sets the scale
