@@ -186,14 +186,38 @@ def _reference_train_step(G, D, opt_g, opt_d, x_real, z):
     return loss_d.item(), loss_g.item()
 
 
+class _PlainSGD:
+    """Plain gradient descent with the two methods a training step calls (``zero_grad``, ``step``).
+
+    Behaves as ``torch.optim.SGD`` without momentum; used by the checkers so that a solution notebook
+    does not pay for importing torch.optim's compiler machinery on a slow machine.
+    """
+
+    def __init__(self, params, lr: float):
+        self.params, self.lr = list(params), lr
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-self.lr)
+
+
 def _toy_game(seed: int):
     from gancourse.toy import Discriminator, Generator
 
     torch.manual_seed(seed)
     G = Generator(z_dim=2, data_dim=1, hidden=(8,))
     D = Discriminator(data_dim=1, hidden=(8,))
-    opt_g = torch.optim.SGD(G.parameters(), lr=0.05)  # different rates, so that swapped optimisers show
-    opt_d = torch.optim.SGD(D.parameters(), lr=0.2)
+    opt_g = _PlainSGD(G.parameters(), lr=0.05)  # different rates, so that swapped optimisers show
+    opt_d = _PlainSGD(D.parameters(), lr=0.2)
     return G, D, opt_g, opt_d
 
 
