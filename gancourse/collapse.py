@@ -38,7 +38,7 @@ from torch import nn
 from torch.func import functional_call
 
 from gancourse import losses
-from gancourse.config import cache_dir, seed_everything
+from gancourse.config import budget, cache_dir, seed_everything
 from gancourse.toy import _ACTIVATIONS, MLP, Discriminator, Generator, ToyHistory, grid_2d, hash_str, train_toy
 
 # --------------------------------------------------------------------------------------------
@@ -289,6 +289,14 @@ class RingRun:
     modes: list
     high_quality: list
 
+    def players(self) -> tuple[nn.Module, nn.Module]:
+        """The trained ``(G, D)`` at the end of the run, loaded from the cache folder."""
+        state = torch.load(cache_dir() / self.setting.key(self.seed), map_location="cpu", weights_only=True)
+        G, D = ring_players(self.setting, self.seed)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        return G, D
+
     @property
     def final_modes(self) -> int:
         return self.modes[-1]
@@ -312,11 +320,11 @@ def ring_run(setting: RingSetting, seed: int = 0, retrain: bool = False) -> Ring
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            _, _, history = _train_ring(setting, seed)
+            G, D, history = _train_ring(setting, seed)
         finally:
             torch.set_num_threads(threads)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        torch.save({"history": history.state_dict(), "seed": seed,
+        torch.save({"history": history.state_dict(), "seed": seed, "G": G.state_dict(), "D": D.state_dict(),
                     "config": {k: (list(v) if isinstance(v, tuple) else v)
                                for k, v in dataclasses.asdict(setting).items()}}, tmp)
         os.replace(tmp, path)
@@ -353,4 +361,23 @@ def summarize(runs: list[RingRun]) -> dict:
         row["seeds"].append(r.seed)
         row["modes"].append(r.final_modes)
         row["high_quality"].append(r.final_high_quality)
+    return out
+
+
+def lecture_settings() -> dict:
+    """The ring settings of lectures 04 and 05, by method, with their FAST and FULL budgets.
+
+    One definition, so that lecture 05 finds lecture 04's vanilla runs in the cache. FULL follows
+    the unrolled-GAN paper's ring (std 0.05, Metz et al. 2017) with the budgets measured in the
+    course's field notes (vanilla 2,500 steps; WGAN-GP 2,000 steps at lr 5e-4 covered all 8 modes
+    on 5 of 5 seeds). FAST widens the modes to std 0.15 so that a few hundred steps on a CPU reach
+    them; the networks stay the paper's. Lectures 04-05.
+    """
+    std = budget(fast=0.15, full=0.05)
+    steps = budget(fast=300, full=2500)
+    snaps = tuple(range(steps // 6, steps, steps // 6))
+    out = {m: RingSetting(m, std=std, steps=steps, snapshot_steps=snaps) for m in ("vanilla", "mbstd", "pacgan", "unrolled")}
+    wsteps = budget(fast=150, full=2000)
+    out["wgan-gp"] = RingSetting("wgan-gp", std=std, steps=wsteps, lr=budget(fast=1e-3, full=5e-4),
+                                 snapshot_steps=tuple(range(wsteps // 6, wsteps, wsteps // 6)))
     return out
