@@ -17,10 +17,12 @@ penalty weighted by ``r1_gamma / 2`` (Mescheder et al. 2018, arXiv:1801.04406), 
 conditional models called as ``G(z, y)`` and ``D(x, y)``, and an exponential moving average of the
 generator's weights (Karras et al. 2018, arXiv:1710.10196).
 
-What a learner reads is :func:`train_gan`'s loop. Speed details sit behind two small helpers:
+What a learner reads is :func:`train_gan`'s loop. Speed details sit behind small helpers:
 :class:`InMemoryBatches` holds the images on the device and draws batches by indexing (no
 DataLoader), and :class:`StepLog` keeps each step's numbers on the device and copies them to the
-:class:`History` every few steps (one synchronisation instead of one ``.item()`` per number).
+:class:`History` every few steps (one synchronisation instead of one ``.item()`` per number);
+:mod:`gancourse.parallel` wraps the networks in DistributedDataParallel when the loop runs under
+``torchrun`` (``G_sync`` and ``D_sync`` below are ``G`` and ``D`` themselves in one process).
 
 Checkpoints are plain dictionaries of state dicts, tensors, lists and numbers, written atomically
 (a temporary file in the same folder, then a rename) and read with ``torch.load(weights_only=True)``;
@@ -39,6 +41,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gancourse import parallel
 from gancourse.config import cache_dir, device as default_device
 from gancourse.losses import clip_weights_, gradient_penalty, loss_pair, r1_penalty
 
@@ -351,6 +354,8 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
     if not nz:
         raise ValueError("the latent size is unknown: give G an attribute nz, or pass nz=...")
     device = torch.device(device) if device is not None else default_device()
+    if parallel.is_distributed():  # started by torchrun: one process per device, gradients averaged
+        device = parallel.setup()
     settings = dict(loss=loss if isinstance(loss, str) else "custom", steps=steps, batch_size=batch_size,
                     lr_g=lr_g, lr_d=lr_d, betas=tuple(betas), optimizer=optimizer, n_critic=n_critic,
                     gp_weight=gp_weight, r1_gamma=r1_gamma, clip_value=clip_value, conditional=conditional,
@@ -360,6 +365,9 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
 
     G.to(device).train()
     D.to(device).train()
+    # Under torchrun, backward() through G_sync / D_sync averages the gradients across processes.
+    # D learns through D_sync in its step; G learns through G_sync in its step.
+    G_sync, D_sync = parallel.wrap(G, device), parallel.wrap(D, device)
     if ema is not None:
         ema.to(device).eval().requires_grad_(False)
     if optimizer == "adam":
@@ -369,7 +377,7 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         opt_g, opt_d = torch.optim.RMSprop(G.parameters(), lr=lr_g), torch.optim.RMSprop(D.parameters(), lr=lr_d)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}.")
-    batches = InMemoryBatches(dataset, batch_size, device, seed)
+    batches = InMemoryBatches(dataset, batch_size, device, seed + parallel.rank())  # own batches per process
     history = History(d_output="probability" if loss in PROBABILITY_LOSSES else "score")
 
     path = checkpoint_path(checkpoint) if checkpoint is not None else None
@@ -387,7 +395,7 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         _set_rng_state(ckpt["rng"], batches)
         start = ckpt["step"]
     else:
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + parallel.rank())
         fixed = torch.Generator().manual_seed(seed + 1)  # the fixed z does not move the noise stream
         history.fixed_z = torch.randn(n_samples, nz, generator=fixed)  # (K, Z)
         if conditional:
@@ -399,6 +407,8 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         history.samples.append(sample(ema if ema is not None else G, fixed_z, fixed_y))
 
     def save(step: int) -> None:
+        if not parallel.is_main():  # one process writes; the weights are the same in all of them
+            return
         state = {"format": CHECKPOINT_FORMAT, "step": step, "config": settings,
                  "history": history.to_dict(), "G": G.state_dict(), "D": D.state_dict(),
                  "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": _rng_state(batches)}
@@ -407,7 +417,10 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         save_checkpoint(state, path)
 
     log = StepLog(history, start, log_every)
-    bar = _progress_bar(steps, start, progress)
+    bar = _progress_bar(steps, start, progress and parallel.is_main())
+    if parallel.is_distributed() and parallel.is_main():
+        print(f"training on {parallel.world_size()} processes: effective batch "
+              f"{batch_size} x {parallel.world_size()} = {batch_size * parallel.world_size()}", flush=True)
     as_prob = torch.sigmoid if history.d_output == "probability" else (lambda s: s)
     began = time.perf_counter()
     for step in range(start + 1, steps + 1):
@@ -417,10 +430,10 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
             z = torch.randn(batch_size, nz, device=device)
             if conditional:
                 x_fake = G(z, y)
-                s_real, s_fake = D(x_real, y), D(x_fake.detach(), y)
+                s_real, s_fake = D_sync(x_real, y), D_sync(x_fake.detach(), y)
             else:
                 x_fake = G(z)
-                s_real, s_fake = D(x_real), D(x_fake.detach())
+                s_real, s_fake = D_sync(x_real), D_sync(x_fake.detach())
             loss_d = d_loss_fn(s_real, s_fake)
             penalty = _penalty(D, x_real, x_fake, y if conditional else None, gp_weight, r1_gamma)
             opt_d.zero_grad(set_to_none=True)
@@ -433,9 +446,9 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         # ---- the generator: fresh noise, through D, only G's weights move
         z = torch.randn(batch_size, nz, device=device)
         if conditional:  # fakes of the classes of the last real batch
-            loss_g = g_loss_fn(D(G(z, y), y))
+            loss_g = g_loss_fn(D(G_sync(z, y), y))
         else:
-            loss_g = g_loss_fn(D(G(z)))
+            loss_g = g_loss_fn(D(G_sync(z)))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         norm_g = grad_norm(G)
@@ -459,6 +472,7 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
             bar.set_postfix(loss_d=f"{history.loss_d[-1]:.3f}", loss_g=f"{history.loss_g[-1]:.3f}")
     log.flush()
     bar.close()
+    parallel.sync_buffers(G, D)
     history.seconds += time.perf_counter() - began
     return history
 
