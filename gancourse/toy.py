@@ -359,9 +359,10 @@ def train_toy(G: Generator, D: nn.Module, sampler, *, steps: int, batch_size: in
 class BimodalRecipe:
     """The settings of the lecture 01 GAN on the 1D bimodal toy (measured: see the lecture).
 
-    Widths and rates follow the field notes of the course: with z of dimension 8 and three hidden
-    layers of 64, Adam at 2e-4 and batches of 256, the histogram JSD falls below 0.05 nats within
-    about 800-1,300 steps. Lecture 01.
+    With z of dimension 8 and three hidden layers of 64 in both players, Adam at 2e-4 and batches of
+    256, the histogram JSD (:func:`gancourse.divergences.histogram_jsd`, 20,000 samples) measured
+    0.022-0.051 nats after 1,500 steps over 8 seeds (it fluctuates: 0.012-0.123 over steps
+    1,000-2,000), and max |D(x) - 1/2| near the modes about 0.02. Lecture 01.
     """
 
     z_dim: int = 8

@@ -66,14 +66,15 @@ def _new_axes(ax, figsize=(6.0, 3.6)):
 
 
 def plot_game_1d(x, p_data, samples=None, d_values=None, *, p_g=None, d_star=None, ax=None, title=None,
-                 bins: int = 80, xlim=None, d_label: str = "D(x)"):
+                 bins: int = 80, xlim=None, d_label: str = "D(x)", p_g_label: str = r"$p_G$",
+                 ylabel: str = "density  /  D(x)"):
     r"""One picture of the 1D game: :math:`p_\text{data}`, :math:`p_G` and the discriminator together.
 
     ``x`` (M,) grid; ``p_data`` (M,) density on it; ``samples`` (N,) or (N, 1) generated points, drawn as
     a density histogram of :math:`p_G` (or ``p_g`` (M,), a density curve); ``d_values`` (M,) the
     discriminator's :math:`D(x)` on the grid; ``d_star`` (M,) the optimal :math:`D^*`. Densities and
-    D share the vertical axis (both live in [0, 1] here), with a dotted line at 1/2. Returns the axes.
-    Lecture 01.
+    D share the vertical axis (both live in [0, 1] here), with a dotted line at 1/2; ``p_g_label`` and
+    ``ylabel`` rename the curve and the axis. Returns the axes. Lecture 01.
     """
     ax = _new_axes(ax)
     x = np.asarray(x, dtype=float).ravel()
@@ -83,7 +84,7 @@ def plot_game_1d(x, p_data, samples=None, d_values=None, *, p_g=None, d_star=Non
         ax.hist(s, bins=bins, range=(x.min(), x.max()), density=True, color=_FAKE_COLOR, alpha=0.45,
                 label=r"$p_G$ (histogram of G's samples)")
     if p_g is not None:
-        ax.plot(x, p_g, color=_FAKE_COLOR, lw=2, label=r"$p_G$")
+        ax.plot(x, p_g, color=_FAKE_COLOR, lw=2, label=p_g_label)
     if d_values is not None:
         ax.plot(x, d_values, color=_D_COLOR, lw=1.8, label=d_label)
     if d_star is not None:
@@ -92,7 +93,7 @@ def plot_game_1d(x, p_data, samples=None, d_values=None, *, p_g=None, d_star=Non
     ax.set_xlim(xlim or (x.min(), x.max()))
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("x")
-    ax.set_ylabel("density  /  D(x)")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
