@@ -46,8 +46,18 @@ def _train(args) -> int:
         print("name a model to train, or pass --all; the course's models are: " + ", ".join(recipes.names()),
               file=sys.stderr)
         return 2
+    from gancourse import parallel
+
     for name in names:
-        recipes.load_or_train(name, retrain=args.retrain)
+        trained = recipes.load_or_train(name, retrain=args.retrain)
+        if parallel.is_main():
+            print(f"{name}: {trained.history.steps} generator steps, checkpoint {trained.path.name} "
+                  f"in the cache folder", flush=True)
+    if parallel.is_distributed():
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
     return 0
 
 
