@@ -337,3 +337,397 @@ def mode_coverage(samples, centers, std: float, n_std: float = 3.0, min_fraction
     counts = np.bincount(nearest[good], minlength=len(c)).astype(np.int64)  # (M,)
     needed = max(1, math.ceil(min_fraction * len(x) - 1e-9))
     return Coverage(int((counts >= needed).sum()), float(good.mean()), counts)
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 09: FID, KID, precision and recall
+# --------------------------------------------------------------------------------------------
+#
+# Heusel et al. 2017 (arXiv:1706.08500) FID; Binkowski et al. 2018 (arXiv:1801.01401) KID;
+# Kynkaanniemi et al. 2019 (arXiv:1904.06991) precision and recall; Naeem et al. 2020
+# (arXiv:2002.09797) density and coverage. Every function below takes features (N, F): the
+# activations of a fixed network (an "extractor") on N images.
+
+import warnings  # noqa: E402  (used by this section only)
+from dataclasses import dataclass  # noqa: E402
+
+
+def _to_float64_tensor(x) -> torch.Tensor:
+    return torch.as_tensor(x.detach().cpu() if isinstance(x, torch.Tensor) else np.asarray(x), dtype=torch.float64)
+
+
+def _check_features(a, b, names=("feats_a", "feats_b"), min_samples: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two feature sets as float64 tensors (N, F) and (M, F); a ValueError for anything else."""
+    out = []
+    for name, x in zip(names, (a, b)):
+        x = _to_float64_tensor(x)
+        if x.ndim != 2:
+            raise ValueError(f"{name} must have shape (N, F), one row of features per image; got shape {tuple(x.shape)}.")
+        if len(x) < min_samples:
+            raise ValueError(f"{name} has {len(x)} sample(s); at least {min_samples} are needed "
+                             f"(a covariance or a nearest neighbour needs more than one point).")
+        if not torch.isfinite(x).all():
+            bad = int((~torch.isfinite(x)).any(dim=1).sum())
+            raise ValueError(f"{name} holds non-finite values (NaN or inf) in {bad} of its {len(x)} rows; "
+                             f"check the images (a diverged generator?) and the extractor.")
+        out.append(x)
+    if out[0].shape[1] != out[1].shape[1]:
+        raise ValueError(f"feature widths differ: {names[0]} has {out[0].shape[1]} features per sample and "
+                         f"{names[1]} has {out[1].shape[1]}; both sets must come from the same extractor.")
+    return out[0], out[1]
+
+
+def fid_from_features(feats_a, feats_b) -> float:
+    r"""The Fréchet distance between two sets of features (N, F) and (M, F), each modelled as a Gaussian.
+
+    .. math:: \mathrm{FID} = \lVert \mu_a - \mu_b \rVert^2 + \operatorname{tr}\big(\Sigma_a + \Sigma_b
+              - 2 (\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2})^{1/2}\big)
+
+    with :math:`\mu, \Sigma` from :func:`feature_statistics` (float64, divided by N - 1) and the
+    distance from :func:`frechet_distance`. Heusel et al. 2017 (arXiv:1706.08500), eq. 6.
+
+    With no more samples than features (N <= F) the covariance has rank at most N - 1 < F: the
+    estimate is then dominated by sampling noise, and a warning says so. Raises ``ValueError`` for
+    mismatched widths, fewer than two samples, or non-finite features. Returns a float. Lecture 09.
+    """
+    a, b = _check_features(feats_a, feats_b)
+    width = a.shape[1]
+    n_min = min(len(a), len(b))
+    if n_min <= width:
+        warnings.warn(f"only {n_min} samples for {width} features: the covariance has rank at most {n_min - 1} "
+                      f"< {width}, so it misses whole directions and FID is unreliable (biased upward and noisy). "
+                      f"Use more samples than features (papers use 50,000), or an extractor with fewer features.",
+                      stacklevel=2)
+    return frechet_distance(*feature_statistics(a), *feature_statistics(b))
+
+
+# ---- feature extractors: images (N, C, H, W) in [-1, 1] -> features (N, F)
+
+
+class ClassifierFeatures:
+    """The course classifier's penultimate layer (128 features) as an FID extractor: offline, for digits.
+
+    ``dataset`` names the classifier (:func:`classifier`); ``model`` gives one directly. Calling the
+    extractor on images (N, C, H, W) in [-1, 1] returns features (N, 128), float32 on the CPU.
+    Lecture 09.
+    """
+
+    def __init__(self, dataset: str = "digits", model: DigitClassifier | None = None):
+        self.model = model if model is not None else classifier(dataset)
+        self.dataset = dataset
+        self.name = f"course classifier ({dataset}, {self.model.head.in_features} features)"
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.features(images)
+
+
+INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's port of the TF FID Inception
+
+
+def inception_weights_path():
+    """Where pytorch-fid's FID Inception weights live on disk: torch hub's checkpoints folder (``TORCH_HOME``). Lecture 09."""
+    from pathlib import Path
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+
+
+def inception_preprocess(images: torch.Tensor) -> torch.Tensor:
+    r"""Images (N, C, H, W) in [-1, 1] -> what the FID Inception expects: (N, 3, 299, 299) in [0, 1].
+
+    :math:`x \mapsto (x + 1)/2`; one channel (grayscale) is tiled to three; the side is resized to
+    299 by bilinear interpolation with ``align_corners=False``, as pytorch-fid's ``InceptionV3``
+    does with ``resize_input=True`` (it then maps [0, 1] to [-1, 1] itself). Lecture 09.
+    """
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images (N, 1 or 3, H, W) in [-1, 1], got shape {tuple(images.shape)}.")
+    x = ((images.float() + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)  # (N, 1, H, W) -> (N, 3, H, W): grayscale as RGB
+    return F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)  # (N, 3, 299, 299)
+
+
+class InceptionFeatures:
+    """InceptionV3 with the FID weights (pool3, 2048 features) through pytorch-fid: FID as papers report it.
+
+    The weights come from disk (:func:`inception_weights_path`) or, with ``download=True``, from
+    pytorch-fid's release page. With neither, a ``RuntimeError`` says so and names the offline
+    alternative, :class:`ClassifierFeatures`. ``model`` replaces the network (any module mapping
+    (N, 3, 299, 299) in [0, 1] to a list whose first entry is (N, F, 1, 1), as pytorch-fid's does).
+    Images pass through :func:`inception_preprocess` in batches of ``batch_size``. Lecture 09.
+    """
+
+    def __init__(self, download: bool = True, model: nn.Module | None = None, batch_size: int = 50):
+        self.batch_size = batch_size
+        self.model = model if model is not None else self._load(download)
+        self.model.eval()
+        self.name = "InceptionV3 pool3 (FID weights, 2048 features)" if model is None else "InceptionV3 stand-in"
+
+    @staticmethod
+    def _load(download: bool) -> nn.Module:
+        from pytorch_fid.inception import InceptionV3
+
+        path = inception_weights_path()
+        alternative = ("FID needs InceptionV3's FID weights (pytorch-fid's " + INCEPTION_WEIGHTS + "), which are "
+                       "downloaded once from GitHub. {why} Either put that file in torch hub's checkpoints folder "
+                       "(torch.hub.get_dir()/checkpoints, set by TORCH_HOME) on a machine with network, or use the "
+                       "offline extractor: extractor='classifier' (ClassifierFeatures, the course classifier).")
+        if not path.exists() and not download:
+            raise RuntimeError(alternative.format(why="They are not on disk and download=False."))
+        try:
+            return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False, normalize_input=True)
+        except Exception as err:  # no network, a proxy refusing, a truncated file: all end the same way
+            raise RuntimeError(alternative.format(why=f"Loading them failed ({type(err).__name__}: {err}).")) from err
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        dev = next(self.model.parameters()).device
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            x = inception_preprocess(images[i:i + self.batch_size]).to(dev)  # (B, 3, 299, 299) in [0, 1]
+            f = self.model(x)[0]  # (B, 2048, 1, 1) after the global average pool
+            out.append(f.reshape(len(x), -1).cpu())  # (B, 2048)
+        return torch.cat(out)
+
+
+def feature_extractor(extractor="classifier", dataset: str = "digits"):
+    """An extractor by name: ``"classifier"`` (:class:`ClassifierFeatures`, offline) or ``"inception"``
+    (:class:`InceptionFeatures`); an extractor object passes through. Lecture 09."""
+    if extractor == "classifier":
+        return ClassifierFeatures(dataset)
+    if extractor == "inception":
+        return InceptionFeatures()
+    if callable(extractor) and hasattr(extractor, "name"):
+        return extractor
+    raise ValueError(f"unknown extractor {extractor!r}; use 'classifier' (offline), 'inception' (needs its "
+                     f"weights), or an object with a name that maps images to features.")
+
+
+# ---- FID of a generator against a dataset
+
+
+@torch.no_grad()
+def generate(G, n: int, seed: int = 0, batch_size: int = 250) -> torch.Tensor:
+    """``n`` images (n, C, H, W) on the CPU from a generator, with noise from a generator seeded by ``seed``.
+
+    ``G`` is a module with a latent size ``nz`` (z of shape (B, nz)) and, when conditional,
+    ``n_classes`` (labels cycle through the classes, so every class gets n / K samples); or any
+    callable ``G(n) -> images``. A module runs in evaluation mode and is restored. Lecture 09.
+    """
+    if not isinstance(G, nn.Module):
+        return G(n).float().cpu()
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, G.nz, generator=gen)  # (n, Z), drawn before any batching: the same for every batch size
+    k = getattr(G, "n_classes", None)
+    y = torch.arange(n) % k if k else None  # (n,) 0, 1, ..., K-1, 0, 1, ...
+    dev = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    try:
+        parts = [G(z[i:i + batch_size].to(dev), *([y[i:i + batch_size].to(dev)] if k else [])).float().cpu()
+                 for i in range(0, n, batch_size)]
+    finally:
+        G.train(was_training)
+    return torch.cat(parts)
+
+
+@dataclass(frozen=True)
+class FIDResult:
+    """An FID value with what it was measured with: ``extractor`` (its name), ``n_real`` and ``n_fake``.
+
+    ``str`` gives all three; ``float`` gives the value. Lecture 09.
+    """
+
+    value: float
+    extractor: str
+    n_real: int
+    n_fake: int
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __str__(self) -> str:
+        return f"FID {self.value:.2f} ({self.extractor}; {self.n_real} real, {self.n_fake} generated samples)"
+
+
+def fid(generator, dataset, n: int, extractor="classifier", *, n_real: int | None = None, seed: int = 0) -> FIDResult:
+    """FID between ``n`` samples of ``generator`` and ``n_real`` (default ``n``) images of ``dataset``.
+
+    ``generator``: as in :func:`generate` (a module, or a callable ``n -> images``), or a tensor of
+    images already generated. ``dataset``: an :class:`~gancourse.data.ImageDataset` or a tensor of
+    real images (N, C, H, W) in [-1, 1]; ``n_real`` of them are drawn without replacement with a
+    generator seeded by ``seed``. ``extractor``: see :func:`feature_extractor`. Returns a
+    :class:`FIDResult` naming the extractor and both sample counts. Lecture 09.
+    """
+    ext = feature_extractor(extractor, getattr(dataset, "name", "digits"))
+    real = dataset.images if hasattr(dataset, "images") else torch.as_tensor(dataset)
+    n_real = n if n_real is None else n_real
+    if n_real > len(real):
+        raise ValueError(f"n_real={n_real} real images asked for, but the dataset holds {len(real)}; "
+                         f"pass a smaller n_real (FID values are only comparable at equal sample counts).")
+    idx = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n_real]
+    fake = generator[:n] if isinstance(generator, torch.Tensor) else generate(generator, n, seed=seed)
+    value = fid_from_features(ext(real[idx]), ext(fake))
+    return FIDResult(value, ext.name, n_real, len(fake))
+
+
+# ---- KID: an unbiased kernel distance
+
+
+class KID(NamedTuple):
+    """What :func:`kid` returns: the ``mean`` and the ``std`` of the MMD^2 estimates over subsets. Lecture 09."""
+
+    mean: float
+    std: float
+
+
+def polynomial_mmd2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""The unbiased estimate of :math:`\mathrm{MMD}^2` between samples x (m, F) and y (m, F).
+
+    .. math:: \widehat{\mathrm{MMD}}^2 = \frac{1}{m(m-1)}\sum_{i \ne j}\big[k(x_i, x_j) + k(y_i, y_j)\big]
+              - \frac{2}{m^2}\sum_{i, j} k(x_i, y_j), \qquad k(a, b) = \big(\tfrac{a^\top b}{F} + 1\big)^3
+
+    Gretton et al. 2012 (JMLR 13), eq. 3 with the cubic polynomial kernel of Binkowski et al. 2018
+    (arXiv:1801.01401), section 4. Dropping the diagonal terms makes the expectation exactly
+    :math:`\mathrm{MMD}^2` (so it can be negative). Returns a 0-d tensor. Lecture 09.
+    """
+    m, width = x.shape
+
+    def k(a, b):
+        return (a @ b.T / width + 1) ** 3  # (m, m)
+
+    k_xx, k_yy, k_xy = k(x, x), k(y, y), k(x, y)
+    within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
+    return within - 2 * k_xy.mean()
+
+
+def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> KID:
+    r"""Kernel Inception Distance: :func:`polynomial_mmd2` averaged over random subsets of both sets.
+
+    .. math:: \mathrm{KID} = \frac1S \sum_{s=1}^S \widehat{\mathrm{MMD}}^2\big(a_{I_s}, b_{J_s}\big)
+
+    with index sets :math:`I_s, J_s` of ``subset_size`` drawn without replacement. For each subset,
+    a ``torch.randperm`` of the first set and then one of the second are drawn from a
+    ``torch.Generator`` seeded with ``seed``: the order of torchmetrics'
+    ``KernelInceptionDistance.compute``, so both see the same subsets when torch's global
+    generator is seeded with the same number. Binkowski et al. 2018 (arXiv:1801.01401).
+
+    Args: ``feats_a`` (N, F) real, ``feats_b`` (M, F) generated; ``subset_size`` at most min(N, M).
+    Returns: :class:`KID` ``(mean, std)``, the std over subsets dividing by S (as torchmetrics).
+    Lecture 09.
+    """
+    a, b = _check_features(feats_a, feats_b)
+    if not 2 <= subset_size <= min(len(a), len(b)):
+        raise ValueError(f"subset_size={subset_size} must lie between 2 and the smaller set's size "
+                         f"({len(a)} and {len(b)} samples); pass a smaller subset_size.")
+    if subsets < 1:
+        raise ValueError(f"subsets must be at least 1, got {subsets}.")
+    gen = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(subsets):
+        i = torch.randperm(len(a), generator=gen)[:subset_size]
+        j = torch.randperm(len(b), generator=gen)[:subset_size]
+        values.append(polynomial_mmd2(a[i], b[j]))
+    values = torch.stack(values)  # (S,)
+    return KID(float(values.mean()), float(values.std(unbiased=False)))
+
+
+# ---- precision and recall (k-NN manifolds), density and coverage
+
+
+def _pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances (N, M) in float64, computed directly (no |a|^2 + |b|^2 - 2ab cancellation)."""
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def knn_radii(feats, k: int = 3) -> torch.Tensor:
+    r"""Each point's distance to its k-th nearest *other* point of the same set: (N,) float64.
+
+    :math:`r_k(x_i) = \lVert x_i - \mathrm{NN}_k(x_i) \rVert` with :math:`x_i` itself excluded (a
+    duplicate of it counts, at distance 0). Lecture 09.
+    """
+    x = _to_float64_tensor(feats)
+    if not 1 <= k < len(x):
+        raise ValueError(f"k={k} needs at least k + 1 = {k + 1} points in each set; got {len(x)}.")
+    d = _pairwise(x, x)
+    d.fill_diagonal_(float("inf"))  # exclude the point itself
+    return d.kthvalue(k, dim=1).values  # (N,)
+
+
+class PrecisionRecall(NamedTuple):
+    """What :func:`precision_recall` returns: ``precision`` and ``recall``, both in [0, 1]. Lecture 09."""
+
+    precision: float
+    recall: float
+
+
+def _inside(probes: torch.Tensor, points: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """(P,) bool: probe p lies within (<=) the k-NN ball of at least one point."""
+    return (_pairwise(probes, points) <= radii[None, :]).any(dim=1)
+
+
+def precision_recall(real_feats, fake_feats, k: int = 3) -> PrecisionRecall:
+    r"""Improved precision and recall: the k-NN estimate of each set's manifold.
+
+    .. math:: \text{precision} = \frac1M \sum_{j=1}^M \mathbb 1\big[\exists i:
+              \lVert \phi^g_j - \phi^r_i \rVert \le r_k(\phi^r_i)\big], \qquad
+              \text{recall} = \frac1N \sum_{i=1}^N \mathbb 1\big[\exists j:
+              \lVert \phi^r_i - \phi^g_j \rVert \le r_k(\phi^g_j)\big]
+
+    with :math:`r_k` from :func:`knn_radii` (within the point's own set). Precision: the share of
+    generated samples that land on the real manifold (quality); recall: the share of real samples
+    that land on the generated one (coverage). Kynkaanniemi et al. 2019 (arXiv:1904.06991), eq. 1-3.
+
+    Args: ``real_feats`` (N, F), ``fake_feats`` (M, F), both with more than k points.
+    Returns: :class:`PrecisionRecall`. Lecture 09.
+    """
+    r, g = _check_features(real_feats, fake_feats, ("real_feats", "fake_feats"))
+    radii_r, radii_g = knn_radii(r, k), knn_radii(g, k)
+    return PrecisionRecall(float(_inside(g, r, radii_r).double().mean()), float(_inside(r, g, radii_g).double().mean()))
+
+
+class DensityCoverage(NamedTuple):
+    """What :func:`density_coverage` returns: ``density`` (>= 0, about 1 for matching sets) and ``coverage`` in [0, 1]. Lecture 09."""
+
+    density: float
+    coverage: float
+
+
+def density_coverage(real_feats, fake_feats, k: int = 5) -> DensityCoverage:
+    r"""Density and coverage: precision and recall made robust to outliers by using real balls only.
+
+    .. math:: \text{density} = \frac{1}{kM}\sum_{j=1}^M \sum_{i=1}^N \mathbb 1\big[\lVert\phi^g_j - \phi^r_i\rVert
+              \le r_k(\phi^r_i)\big], \qquad
+              \text{coverage} = \frac1N \sum_{i=1}^N \mathbb 1\big[\exists j: \lVert \phi^g_j - \phi^r_i \rVert
+              \le r_k(\phi^r_i)\big]
+
+    Naeem et al. 2020 (arXiv:2002.09797), eq. 3-4 (their default k = 5). Lecture 09.
+    """
+    r, g = _check_features(real_feats, fake_feats, ("real_feats", "fake_feats"))
+    within = _pairwise(g, r) <= knn_radii(r, k)[None, :]  # (M, N): fake j inside the ball of real i
+    return DensityCoverage(float(within.double().sum() / (k * len(g))), float(within.any(dim=0).double().mean()))
+
+
+class Scores(NamedTuple):
+    """One row of the scoreboard (:func:`score_features`). Lecture 09."""
+
+    fid: float
+    kid_mean: float
+    kid_std: float
+    precision: float
+    recall: float
+    n_real: int
+    n_fake: int
+
+
+def score_features(real_feats, fake_feats, *, k: int = 3, kid_subsets: int = 100,
+                   kid_subset_size: int | None = None, seed: int = 0) -> Scores:
+    """FID, KID (mean and std) and precision and recall of one feature set against the real one.
+
+    ``kid_subset_size`` defaults to the smaller set's size, capped at 1,000. Lecture 09.
+    """
+    r, g = _check_features(real_feats, fake_feats, ("real_feats", "fake_feats"))
+    size = kid_subset_size or min(len(r), len(g), 1000)
+    fid_value = fid_from_features(r, g)
+    kid_value = kid(r, g, subsets=kid_subsets, subset_size=size, seed=seed)
+    pr = precision_recall(r, g, k)
+    return Scores(fid_value, kid_value.mean, kid_value.std, pr.precision, pr.recall, len(r), len(g))
