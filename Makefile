@@ -20,7 +20,7 @@ TEST_ENV := GANCOURSE_FAST=1 GANCOURSE_CACHE=$(CURDIR)/.cache/test GANCOURSE_DAT
 	HTTPS_PROXY=http://127.0.0.1:9 no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: lab test test-fast course exercises notebooks notebooks-one venv clean
+.PHONY: lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,19 +30,27 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter-lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser \
-		--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/lectures/00_setup.ipynb \
-		$(if $(filter 0,$(shell id -u)),--allow-root,)
+# The server make lab starts; tests/browser/test_lab.py starts the same one (make -s lab-command).
+LAB_CMD = $(VENV)/bin/jupyter-lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser \
+	--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/lectures/00_setup.ipynb \
+	$(if $(filter 0,$(shell id -u)),--allow-root,)
 
-test: $(STAMP)
+lab: $(STAMP)
+	$(LAB_CMD)
+
+lab-command:
+	@echo '$(LAB_CMD)'
+
+# Without npm the site's scripts cannot be fetched and its browser tests skip, saying so (--optional).
+test: VENDOR_FLAGS := --optional
+test: $(STAMP) site-vendor
 	@start=$$(date +%s); \
 	$(TEST_ENV) $(PY) -m pytest tests lectures solutions $(NBVAL) -p no:cacheprovider; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # Only the unit tests: no notebooks (about a minute).
 test-fast: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest tests -p no:cacheprovider -m "not slow"
+	$(TEST_ENV) $(PY) -m pytest tests -p no:cacheprovider -m "not slow and not browser"
 
 course: $(STAMP)
 	$(PY) -m gancourse course
@@ -53,6 +61,15 @@ exercises: $(STAMP)
 notebooks: $(STAMP)
 	$(TEST_ENV) $(PY) -m gancourse execute lectures/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb
 	$(PY) -m gancourse exercises
+
+# The course as a static site in _build/site/ (open _build/site/index.html; no server, no network):
+# Sphinx + myst-nb over the committed notebooks, never re-executed. site-vendor fetches the pinned
+# MathJax and widget scripts (site/vendor.json) from the npm registry once, into _build/.
+site: $(STAMP) site-vendor
+	$(PY) site/build.py html --offline
+
+site-vendor:
+	@$(PYTHON) site/build.py vendor $(VENDOR_FLAGS)
 
 clean:
 	rm -rf .cache _build
