@@ -626,7 +626,7 @@ def plot_lipschitz_check(norms: dict, bound: float, *, ax=None, bins: int = 40,
         ax.hist(v, bins=edges, alpha=0.55, label=f"{label} (max {v.max():.3g})")
     ax.axvline(bound, color="black", ls="--", label=f"product of layer bounds: {bound:.3g}")
     ax.set_xscale("log")
-    ax.set_xlabel(r"$\lVert \nabla_x D(x) \rVert_2$")
+    ax.set_xlabel(r"$\|\nabla_x D(x)\|_2$")
     ax.set_ylabel("points")
     ax.set_title(title)
     ax.legend(fontsize=8)
@@ -653,7 +653,7 @@ def plot_run_comparison(histories: dict, *, smooth: int = 10, title: str = "Two 
     a1.set_title("What D says about real and fake batches")
     a1.legend(fontsize=7)
     a2.set_xlabel("generator step")
-    a2.set_ylabel(r"$\lVert \nabla_{\theta_D} L_D \rVert$")
+    a2.set_ylabel(r"$\|\nabla_{\theta_D} L_D\|$")
     a2.set_title("Norm of the discriminator's gradient")
     a2.legend(fontsize=8)
     fig.suptitle(title)
@@ -733,8 +733,8 @@ def plot_training_curves(history, *, smooth: int = 10, title: str | None = None)
         (axes[1], (("d_real", "D(x), real batch" if probability else "score on real", _REAL_COLOR),
                    ("d_fake", "D(G(z)), fake batch" if probability else "score on fake", _FAKE_COLOR)),
          "mean D(x)" if probability else "mean critic score", "What D says about each batch"),
-        (axes[2], (("grad_norm_d", r"$\lVert\nabla_{\theta_D} L_D\rVert$", _REAL_COLOR),
-                   ("grad_norm_g", r"$\lVert\nabla_{\theta_G} L_G\rVert$", _FAKE_COLOR)), "gradient norm",
+        (axes[2], (("grad_norm_d", r"$\|\nabla_{\theta_D} L_D\|$", _REAL_COLOR),
+                   ("grad_norm_g", r"$\|\nabla_{\theta_G} L_G\|$", _FAKE_COLOR)), "gradient norm",
          "Gradient norms"),
     )
     for ax, series, ylabel, panel_title in panels:
