@@ -252,7 +252,7 @@ def class_histogram(predictions: torch.Tensor, num_classes: int) -> torch.Tensor
 def entropy(p: torch.Tensor) -> float:
     r"""The entropy :math:`H(p) = -\sum_k p_k \log p_k` in nats (0 log 0 = 0); at most :math:`\log K`. Lecture 03."""
     p = p[p > 0].double()
-    return float(-(p * p.log()).sum())
+    return float(-(p * p.log()).sum()) + 0.0  # + 0.0 turns -0.0 (one class) into 0.0
 
 
 def classifier_fd(model: DigitClassifier, real: torch.Tensor, fake: torch.Tensor) -> float:
