@@ -28,7 +28,9 @@ of w) and L (the number of synthesis blocks).
 
 Resolutions. A 28x28 generator runs 4 -> 7 -> 14 -> 28: each block resizes its input (bilinearly) to
 the block's side, so the step 4 -> 7 is not an exact doubling; 32 runs 4 -> 8 -> 16 -> 32, and
-any side is halved while it stays even and at least 8, with 4 in front.
+any side is halved while it stays even and at least 8, with 4 in front. ``max_resolution`` stops the
+blocks earlier and resizes the image at the end: the FAST model for the embedded digits (8x8 scans
+shown at 28 pixels) synthesises 4 -> 7 -> 14 and is resized to 28, and its discriminator looks at 14.
 
 Departures from the paper, for a CPU: fewer and narrower layers; one ``w`` per block rather than per
 layer (style mixing crosses over between blocks); bilinear resizing instead of the blur filter; no
@@ -250,6 +252,14 @@ def resolutions(img_size: int) -> list[int]:
     return sides
 
 
+def _max_resolution(img_size: int, max_resolution: int | None) -> int:
+    if max_resolution is None:
+        return img_size
+    if not isinstance(max_resolution, int) or not 4 <= max_resolution <= img_size:
+        raise ValueError(f"max_resolution must be an int between 4 and img_size ({img_size}), got {max_resolution!r}.")
+    return max_resolution
+
+
 class StyleLayer(nn.Module):
     r"""One styled layer: (convolution), noise, activation, AdaIN.
 
@@ -307,7 +317,9 @@ class StyleGenerator(nn.Module):
     sides of :func:`resolutions` (28: 4 -> 7 -> 14 -> 28), each reading its own copy
     :math:`w'_l` of the latent, and a 1x1 convolution to ``channels`` (no output nonlinearity, as in
     the paper). Channels: ``width`` at the last block, doubled per block towards 4x4 and capped at
-    ``max_width`` (e.g. width 16: 64, 64, 32, 16 for 4, 7, 14, 28).
+    ``max_width`` (e.g. width 16: 64, 64, 32, 16 for 4, 7, 14, 28). With ``max_resolution`` below
+    ``img_size`` the blocks stop at that side (14: 4 -> 7 -> 14) and the image is resized bilinearly
+    to ``img_size`` at the end: for data with no detail finer than that, a much cheaper network.
 
     Training (``G.train()``): each call updates the tracked mean :math:`\bar w` (``w_avg``, an
     exponential moving average of the batch means of :math:`w` with decay ``w_avg_beta``) and, with
@@ -331,12 +343,13 @@ class StyleGenerator(nn.Module):
 
     def __init__(self, z_dim: int = 64, w_dim: int = 64, img_size: int = 28, channels: int = 1,
                  width: int = 16, max_width: int = 64, mapping_layers: int = 8, mapping_lr_mul: float = 0.01,
-                 mixing_prob: float = 0.9, w_avg_beta: float = 0.995, noise_seed: int = 0):
+                 mixing_prob: float = 0.9, w_avg_beta: float = 0.995, noise_seed: int = 0,
+                 max_resolution: int | None = None):
         super().__init__()
         self.z_dim, self.w_dim, self.img_size, self.channels = z_dim, w_dim, img_size, channels
         self.nz = z_dim  # the name the training loop reads
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
-        self.sides = resolutions(img_size)
+        self.sides = resolutions(_max_resolution(img_size, max_resolution))
         n = len(self.sides)
         widths = [min(width * 2 ** (n - 1 - i), max_width) for i in range(n)]  # e.g. 64, 64, 32, 16
         self.widths = widths
@@ -418,7 +431,10 @@ class StyleGenerator(nn.Module):
         x = None
         for i, block in enumerate(self.blocks):
             x = block(x, ws[:, i], noise[2 * i: 2 * i + 2])  # (B, C_i, side_i, side_i)
-        return self.to_image(x)  # (B, C, H, W)
+        x = self.to_image(x)  # (B, C, side, side)
+        if self.sides[-1] != self.img_size:
+            x = F.interpolate(x, size=(self.img_size, self.img_size), mode="bilinear", align_corners=False)
+        return x  # (B, C, H, W)
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "random",
                 z2: torch.Tensor | None = None, crossover=None, truncation_cutoff: int | None = None,
@@ -496,14 +512,16 @@ class StyleDiscriminator(nn.Module):
     (28 -> 14 -> 7 -> 4), then at 4x4 the minibatch standard deviation, a 3x3 convolution and two
     fully connected layers. No normalisation layers, so it pairs with the R1 penalty (the
     StyleGAN recipe: non-saturating loss, :math:`\gamma/2 \cdot R_1`). Karras et al. 2019, appendix C;
-    Karras et al. 2020, figure 7c. Lecture 08.
+    Karras et al. 2020, figure 7c. With ``max_resolution`` below ``img_size`` the images are first
+    resized (bilinearly, antialiased) to that side. Lecture 08.
     """
 
     def __init__(self, img_size: int = 28, channels: int = 1, width: int = 16, max_width: int = 64,
-                 mbstd_group: int = 4):
+                 mbstd_group: int = 4, max_resolution: int | None = None):
         super().__init__()
         self.img_size, self.channels, self.mbstd_group = img_size, channels, mbstd_group
-        sides = resolutions(img_size)[::-1]  # e.g. 28, 14, 7, 4
+        sides = resolutions(_max_resolution(img_size, max_resolution))[::-1]  # e.g. 28, 14, 7, 4
+        self.input_size = sides[0]
         widths = [min(width * 2**i, max_width) for i in range(len(sides))]  # e.g. 16, 32, 64, 64
         self.from_image = EqualConv2d(channels, widths[0], 1)
         self.blocks = nn.ModuleList(DiscriminatorBlock(widths[i], widths[i + 1], sides[i + 1])
@@ -515,6 +533,9 @@ class StyleDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert_shape(x, (None, self.channels, self.img_size, self.img_size), "x")
+        if self.input_size != self.img_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
+                              antialias=True)  # (B, C, side, side)
         h = lrelu(self.from_image(x))
         for block in self.blocks:
             h = block(h)  # down to (B, top, 4, 4)
@@ -525,11 +546,13 @@ class StyleDiscriminator(nn.Module):
 
 def build_stylegan(z_dim: int = 64, w_dim: int = 64, img_size: int = 28, channels: int = 1, width: int = 16,
                    max_width: int = 64, mapping_layers: int = 8, d_width: int | None = None,
-                   mixing_prob: float = 0.9) -> tuple[StyleGenerator, StyleDiscriminator]:
-    """A :class:`StyleGenerator` and a :class:`StyleDiscriminator` of matching sizes. Lecture 08."""
+                   mixing_prob: float = 0.9, max_resolution: int | None = None) -> tuple[StyleGenerator, StyleDiscriminator]:
+    """A :class:`StyleGenerator` and a :class:`StyleDiscriminator` of matching sizes and resolutions. Lecture 08."""
     G = StyleGenerator(z_dim=z_dim, w_dim=w_dim, img_size=img_size, channels=channels, width=width,
-                       max_width=max_width, mapping_layers=mapping_layers, mixing_prob=mixing_prob)
-    D = StyleDiscriminator(img_size=img_size, channels=channels, width=d_width or width, max_width=max_width)
+                       max_width=max_width, mapping_layers=mapping_layers, mixing_prob=mixing_prob,
+                       max_resolution=max_resolution)
+    D = StyleDiscriminator(img_size=img_size, channels=channels, width=d_width or width, max_width=max_width,
+                           max_resolution=max_resolution)
     return G, D
 
 

@@ -433,3 +433,25 @@ def test_demodulated_outputs_have_unit_std_for_unit_variance_inputs():
         raw = layer(x, w).std(dim=(2, 3))
     assert (std - 1).abs().max() < 0.05
     assert (raw - 1).abs().max() > 0.2  # without demodulation the style sets the scale
+
+
+def test_max_resolution_synthesises_small_and_resizes():
+    G, D = build_stylegan(z_dim=8, w_dim=8, img_size=28, width=4, max_width=8, mapping_layers=2, max_resolution=14)
+    assert G.sides == [4, 7, 14] and G.num_layers == 6
+    G.eval()
+    z = torch.randn(3, 8)
+    x = G(z, noise_mode="const")
+    assert x.shape == (3, 1, 28, 28) and D(x).shape == (3,)
+    ws = G.broadcast(G.w_from_z(z))
+    small = G.to_image(_last_block_features(G, ws))  # (3, 1, 14, 14)
+    torch.testing.assert_close(x, F.interpolate(small, size=(28, 28), mode="bilinear", align_corners=False))
+    with pytest.raises(ValueError, match="max_resolution must be an int between 4 and img_size"):
+        StyleGenerator(img_size=28, max_resolution=32)
+
+
+def _last_block_features(G, ws):
+    noise = G.make_noise(len(ws), "const")
+    x = None
+    for i, block in enumerate(G.blocks):
+        x = block(x, ws[:, i], noise[2 * i: 2 * i + 2])
+    return x
