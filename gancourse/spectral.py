@@ -297,6 +297,8 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
             )
         if isinstance(module, nn.LeakyReLU) and abs(module.negative_slope) > 1:
             raise ValueError(f"LeakyReLU with slope {module.negative_slope} is not 1-Lipschitz.")
+        if isinstance(module, nn.ELU) and module.alpha > 1:
+            raise ValueError(f"ELU with alpha {module.alpha} is not 1-Lipschitz (its slope reaches alpha).")
     return math.prod(row["lipschitz"] for row in layer_spectral_norms(model))
 
 
