@@ -731,3 +731,52 @@ def score_features(real_feats, fake_feats, *, k: int = 3, kid_subsets: int = 100
     kid_value = kid(r, g, subsets=kid_subsets, subset_size=size, seed=seed)
     pr = precision_recall(r, g, k)
     return Scores(fid_value, kid_value.mean, kid_value.std, pr.precision, pr.recall, len(r), len(g))
+
+
+# ---- the sample-count bias, and the scoreboard's table
+
+
+def sample_count_curve(feats_a, feats_b, ns, repeats: int = 3, seed: int = 0, kid_subsets: int = 10) -> dict:
+    """FID and KID between ``n`` random rows of each set, for each ``n`` in ``ns``, ``repeats`` times.
+
+    Row draws come from a ``torch.Generator`` seeded with ``seed``; KID uses subsets of size n.
+    Returns ``{"n": (L,), "FID": (R, L), "KID": (R, L)}`` as numpy arrays. Lecture 09.
+    """
+    a, b = _check_features(feats_a, feats_b)
+    gen = torch.Generator().manual_seed(seed)
+    fids, kids = np.zeros((repeats, len(ns))), np.zeros((repeats, len(ns)))
+    for r in range(repeats):
+        for j, n in enumerate(ns):
+            x = a[torch.randperm(len(a), generator=gen)[:n]]  # (n, F)
+            y = b[torch.randperm(len(b), generator=gen)[:n]]  # (n, F)
+            fids[r, j] = fid_from_features(x, y)
+            kids[r, j] = kid(x, y, subsets=kid_subsets, subset_size=n, seed=seed + r).mean
+    return {"n": np.asarray(ns), "FID": fids, "KID": kids}
+
+
+def fid_infinity(ns, fids) -> float:
+    r"""Extrapolate FID to infinitely many samples: the intercept of the least-squares line in 1/n.
+
+    .. math:: \mathrm{FID}_n \approx \mathrm{FID}_\infty + \frac{b}{n}
+
+    Chong & Forsyth 2020 (arXiv:1911.07023), section 3. ``ns`` (L,) sample counts; ``fids`` (L,)
+    or (R, L) values (repeats are averaged). Returns :math:`\mathrm{FID}_\infty`. Lecture 09.
+    """
+    ns = np.asarray(ns, dtype=np.float64)
+    fids = np.asarray(fids, dtype=np.float64)
+    fids = fids.mean(axis=0) if fids.ndim == 2 else fids
+    if len(ns) < 2 or fids.shape != ns.shape:
+        raise ValueError(f"need FID values at two or more sample counts, one per n; got ns {ns.shape}, fids {fids.shape}.")
+    design = np.stack([np.ones_like(ns), 1.0 / ns], axis=1)  # (L, 2): intercept and slope in 1/n
+    (intercept, _), *_ = np.linalg.lstsq(design, fids, rcond=None)
+    return float(intercept)
+
+
+def format_scores(rows: dict, extractor: str) -> str:
+    """A text table of :class:`Scores` rows (name -> Scores), headed by the extractor; each row gives its counts. Lecture 09."""
+    lines = [f"features: {extractor}",
+             f"{'model':<22}{'FID':>9}{'KID (mean ± std)':>22}{'precision':>11}{'recall':>8}{'n real':>8}{'n gen':>7}"]
+    for name, s in rows.items():
+        lines.append(f"{name:<22}{s.fid:>9.1f}{s.kid_mean:>13.1f} ± {s.kid_std:<6.1f}{s.precision:>11.3f}"
+                     f"{s.recall:>8.3f}{s.n_real:>8}{s.n_fake:>7}")
+    return "\n".join(lines)

@@ -783,3 +783,55 @@ def plot_interpolation(images, t, *, ax=None, title: str | None = None):
     ax.set_xlabel("t, from z_0 (t = 0) to z_1 (t = 1)")
     ax.set_title(title or "Walking a straight line in z")
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 09: FID and KID against the sample count, precision against recall
+# --------------------------------------------------------------------------------------------
+
+
+def plot_metric_vs_samples(ns, runs: dict, *, fid_inf: float | None = None,
+                           title: str = "Real against real: the estimate depends on the sample count"):
+    """One panel per metric: the mean over repeats (with the spread) of a real-vs-real estimate against n.
+
+    ``ns`` (L,) sample counts; ``runs`` maps a metric's name ("FID", "KID") to an array (R, L) of R
+    repeats at each n. ``fid_inf``: the extrapolation of FID to n = infinity, drawn dashed. Returns
+    the figure. Lecture 09.
+    """
+    ns = np.asarray(ns)
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.6), squeeze=False)
+    for ax, (label, values) in zip(axes[0], runs.items()):
+        values = np.asarray(values, dtype=np.float64)
+        mean, std = values.mean(axis=0), values.std(axis=0)
+        ax.fill_between(ns, mean - std, mean + std, alpha=0.25, color="tab:blue", label="mean ± std over splits")
+        ax.plot(ns, mean, "o-", color="tab:blue", label=f"{label}(real, real)")
+        ax.axhline(0, color="black", lw=0.8, label="the true value, 0")
+        if label == "FID" and fid_inf is not None:
+            ax.axhline(fid_inf, color="tab:red", ls="--", label=f"extrapolated to n = ∞: {fid_inf:.1f}")
+        ax.set_xlabel("samples n in each set")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} of two disjoint sets of real digits")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_precision_recall(scores: dict, *, title: str = "Quality (precision) against coverage (recall)", ax=None):
+    """Each entry of ``scores`` (name -> an object with ``precision``, ``recall`` and ``fid``) as a labelled point.
+
+    The ideal generator sits at the top right corner (1, 1). Returns the axes. Lecture 09.
+    """
+    ax = _new_axes(ax, figsize=(5.4, 4.6))
+    for i, (name, s) in enumerate(scores.items()):
+        ax.scatter(s.recall, s.precision, s=60, color=f"C{i}", label=f"{name} (FID {s.fid:.0f})", zorder=3)
+        ax.annotate(name, (s.recall, s.precision), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.plot([1], [1], marker="*", ms=14, color="gold", markeredgecolor="black", ls="none", label="ideal (1, 1)")
+    ax.set_xlim(-0.02, 1.08)
+    ax.set_ylim(-0.02, 1.08)
+    ax.set_xlabel("recall: share of real samples the generator covers")
+    ax.set_ylabel("precision: share of samples on the real manifold")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    return ax

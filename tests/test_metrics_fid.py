@@ -312,3 +312,18 @@ def test_too_few_samples_warns_why_fid_is_unreliable():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fid_from_features(torch.randn(30, 16), torch.randn(50, 16))  # enough samples: no warning
+
+
+def test_fid_infinity_recovers_the_intercept_and_curve_shapes():
+    ns = np.array([100, 200, 400, 800])
+    assert metrics.fid_infinity(ns, 3.0 + 250.0 / ns) == pytest.approx(3.0, abs=1e-9)
+    assert metrics.fid_infinity(ns, np.stack([2.0 + 100 / ns, 4.0 + 100 / ns])) == pytest.approx(3.0, abs=1e-9)
+    with pytest.raises(ValueError, match="two or more"):
+        metrics.fid_infinity([100], [3.0])
+    gen = torch.Generator().manual_seed(4)
+    a, b = torch.randn(300, 3, generator=gen), torch.randn(300, 3, generator=gen)
+    curve = metrics.sample_count_curve(a, b, [20, 80, 300], repeats=2)
+    assert curve["FID"].shape == curve["KID"].shape == (2, 3)
+    assert curve["FID"][:, 0].mean() > curve["FID"][:, -1].mean()  # the bias shrinks with n
+    table = metrics.format_scores({"m": score_features(a, b, kid_subsets=3)}, "flat")
+    assert table.startswith("features: flat") and "300" in table.splitlines()[-1]
