@@ -4,6 +4,7 @@
 #   make course     run every lecture headless in order and print notebook / seconds / status
 #   make exercises  regenerate exercises/ from solutions/
 #   make notebooks  re-execute lectures/ and solutions/ in FAST mode (what gets committed)
+#   make bench      performance table (lecture times, training throughput, Fréchet distance)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,7 +21,7 @@ TEST_ENV := GANCOURSE_FAST=1 GANCOURSE_CACHE=$(CURDIR)/.cache/test GANCOURSE_DAT
 	HTTPS_PROXY=http://127.0.0.1:9 no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor
+.PHONY: bench lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,7 +46,7 @@ lab-command:
 test: VENDOR_FLAGS := --optional
 test: $(STAMP) site-vendor
 	@start=$$(date +%s); \
-	$(TEST_ENV) $(PY) -m pytest tests lectures solutions $(NBVAL) -p no:cacheprovider; rc=$$?; \
+	$(TEST_ENV) $(PY) -m pytest tests $(wildcard lectures solutions) $(NBVAL) -p no:cacheprovider; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # Only the unit tests: no notebooks (about a minute).
@@ -54,6 +55,11 @@ test-fast: $(STAMP)
 
 course: $(STAMP)
 	$(PY) -m gancourse course
+
+# Lecture times and memory (FAST), train_gan against a plain DataLoader loop, frechet_distance against
+# pytorch-fid at 2048 dimensions: one table (see benchmarks/bench.py; PARTS=fd,throughput for a subset).
+bench: $(STAMP)
+	GANCOURSE_CACHE=$(CURDIR)/.cache/bench GANCOURSE_DATA=$(CURDIR)/.cache/data $(PY) benchmarks/bench.py $(if $(PARTS),--only $(PARTS),)
 
 exercises: $(STAMP)
 	$(PY) -m gancourse exercises
