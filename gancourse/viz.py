@@ -688,7 +688,7 @@ def plot_label_fidelity(per_class: dict, *, chance: float | None = None, ax=None
     ax.set_xlabel("requested class y")
     ax.set_ylabel("share classified as y")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     return ax
 
 
