@@ -35,6 +35,7 @@ VENDOR = STATIC / "vendor"
 SOURCE = BUILD / "site-src"
 SITE = BUILD / "site"
 DOCTREES = BUILD / "site-doctrees"
+MANIFEST = BUILD / "site-notebooks.json"  # the notebooks of the last build, e.g. "lectures/01_x.ipynb"
 SECTIONS = (("lectures", "Lectures"), ("exercises", "Exercises"), ("solutions", "Solutions"))
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
@@ -200,6 +201,11 @@ def stage(root: Path = ROOT, source: Path = SOURCE) -> list[str]:
     return sorted(existing)
 
 
+def built_notebooks() -> list[str]:
+    """The notebooks the last build rendered (paths like ``lectures/01_minimax_game.ipynb``)."""
+    return json.loads(MANIFEST.read_text(encoding="utf-8")) if MANIFEST.is_file() else []
+
+
 def html(offline: bool = False, quiet: bool = True) -> Path:
     """Build the site into ``_build/site/``; return the path of its landing page."""
     if not vendored():
@@ -208,7 +214,7 @@ def html(offline: bool = False, quiet: bool = True) -> Path:
                              "(it needs the npm registry once), then build again.")
         vendor()
     staged = stage()
-    manifest = BUILD / "site-notebooks.json"  # the notebooks of the last build
+    manifest = MANIFEST
     if not manifest.is_file() or json.loads(manifest.read_text(encoding="utf-8")) != staged:
         # a notebook came or went: every page's sidebar changes and a removed page must not linger
         shutil.rmtree(SITE, ignore_errors=True)

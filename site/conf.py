@@ -16,14 +16,16 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_dmath_double_inline = True  # $$...$$ inside a paragraph, as Jupyter renders it
 myst_heading_anchors = 3  # the lectures' "## 3. The game" sections get stable #anchors
 suppress_warnings = ["myst.header"]  # notebooks may skip a heading level (e.g. "#" then "###")
 
 # Served locally (paths relative to _static/): every CDN default replaced.
-html_static_path = ["../_build/site-static"]
+html_static_path = ["../_build/site-static", "static"]
 mathjax_path = "vendor/mathjax/tex-mml-chtml.js"
-nb_ipywidgets_js = {
+nb_ipywidgets_js = {  # in this order: widgets-offline.js configures what embed-amd.js reads
     "vendor/requirejs/require.js": {},
+    "widgets-offline.js": {},
     "vendor/html-manager/dist/embed-amd.js": {},
 }
 

@@ -81,8 +81,10 @@ class LabServer:
         return json.loads(body) if body else None
 
     def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's and kernels' output, without the server's routine [I ...] lines."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        kept = [line for line in text.splitlines() if not line.startswith("[I ")]
+        return "\n".join(kept[-lines:])
 
     def kernels_idle(self) -> bool:
         return all(k["execution_state"] == "idle" for k in self.api("GET", "/api/kernels"))
@@ -207,6 +209,10 @@ def test_lecture_widgets_render_and_redraw_in_jupyterlab(browser, lab, number):
         pytest.skip(f"lectures/{number}_*.ipynb does not exist yet")
     notebook = found[0]
     committed = notebook.read_bytes()
+    checkpoints = notebook.parent / ".ipynb_checkpoints"
+    had_checkpoints = checkpoints.exists()
+    checkpoint = checkpoints / f"{notebook.stem}-checkpoint.ipynb"
+    had_checkpoint = checkpoint.exists()
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     console_errors: list[str] = []
@@ -255,4 +261,8 @@ def test_lecture_widgets_render_and_redraw_in_jupyterlab(browser, lab, number):
             lab.shutdown_sessions()  # the next lecture gets the cores
         except (OSError, urllib.error.URLError):
             pass
+        if not had_checkpoint:  # JupyterLab makes one when it opens a notebook: leave the tree as found
+            checkpoint.unlink(missing_ok=True)
+        if not had_checkpoints and checkpoints.is_dir() and not any(checkpoints.iterdir()):
+            checkpoints.rmdir()
     assert notebook.read_bytes() == committed, f"the test changed {notebook.name} on disk (autosave?)"
