@@ -274,6 +274,8 @@ def plot_field_2d(grid, values, samples=None, centers=None, *, ax=None, title: s
     if centers is not None:
         c = np.asarray(centers)
         ax.scatter(c[:, 0], c[:, 1], marker="x", s=40, color="lime", label="data modes")
+    ax.set_xlim(ticks[0], ticks[-1])  # the field's square; samples outside it are not drawn
+    ax.set_ylim(ticks[0], ticks[-1])
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
