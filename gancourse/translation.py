@@ -448,6 +448,24 @@ def _batch(n: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
     return torch.randint(n, (batch_size,), generator=gen)
 
 
+def _one_thread(fn):
+    """Run a training loop on one CPU thread: these nets are so small that a second thread only waits
+    (on a loaded 2-core machine two threads ran many times slower than one), and results do not depend
+    on the thread count."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+    return wrapper
+
+
+@_one_thread
 def train_pix2pix(G: nn.Module, D: PatchGAN, data: PairedData, *, steps: int, batch_size: int = 32,
                   lam: float = 100.0, lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0) -> TranslationHistory:
     r"""Train pix2pix: per step one D update on (source, target) against (source, G(source)), then one G update.
@@ -506,6 +524,7 @@ def cycle_error(model: CycleGAN, a: torch.Tensor, b: torch.Tensor) -> float:
     return float(cycle_consistency_loss(a, model.F(model.G(a)), b, model.G(model.F(b))))
 
 
+@_one_thread
 def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_size: int = 16,
                    lam_cycle: float = 10.0, lam_identity: float = 0.0, pool_size: int = 50, lr: float = 2e-4,
                    betas=(0.5, 0.999), seed: int = 0, eval_every: int = 0, eval_n: int = 128) -> TranslationHistory:
