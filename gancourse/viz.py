@@ -476,8 +476,8 @@ def plot_style_mixing(G, z_a, z_b, crossover: int, *, ax=None, title: str | None
     cells = [blank, b] + [torch.cat([a[i: i + 1], mixes[i * k: (i + 1) * k]]) for i in range(r)]
     grid = torch.cat(cells)  # ((R + 1) * (K + 1), C, H, W)
     sides = G.sides
-    coarse = f"{sides[0]}-{sides[crossover - 1]}" if crossover > 0 else "none"
-    fine = f"{sides[crossover]}-{sides[-1]}" if crossover < len(sides) else "none"
+    span = lambda a, b: "none" if a > b else (f"{sides[a]}" if a == b else f"{sides[a]}-{sides[b]}")  # noqa: E731
+    coarse, fine = span(0, crossover - 1), span(crossover, len(sides) - 1)
     if ax is None:
         _, ax = plt.subplots(figsize=(0.8 * (k + 1) + 1.2, 0.8 * (r + 1) + 1.0))
     ax = image_grid(grid, nrow=k + 1, ax=ax, row_labels=["B"] + [f"A{i + 1}" for i in range(r)],
