@@ -198,15 +198,15 @@ def rule_saturation(c: dict, late: float = 0.3, grad_ratio: float = 0.05, d_fake
 
 
 def rule_discriminator_too_strong(c: dict, late: float = 0.3, d_frac: float = 0.15) -> Finding | None:
-    r""":math:`L_D` below ``d_frac`` times its equilibrium value :math:`2\log 2` over the last ``late`` share
-    of steps while :math:`L_G` ends higher than it was at its lowest early on. Lecture 11."""
+    r""":math:`L_D` averages below ``d_frac`` times its equilibrium value :math:`2\log 2` over the last ``late``
+    share of steps while :math:`L_G` averages higher there than over the first ``late`` share. Lecture 11."""
     d_late, lo, hi = _window(c["loss_d"], late)
     g_early = _window(c["loss_g"], late, end=False)[0]
     g_late = _window(c["loss_g"], late)[0]
-    if np.mean(d_late) < d_frac * EQUILIBRIUM_D_LOSS and np.mean(g_late) > np.min(_rolling_mean(g_early, 5)):
+    if np.mean(d_late) < d_frac * EQUILIBRIUM_D_LOSS and np.mean(g_late) > np.mean(g_early):
         return Finding("discriminator_too_strong", "loss_d and loss_g", (lo, hi),
                        f"loss_d averaged {np.mean(d_late):.3f} (equilibrium {EQUILIBRIUM_D_LOSS:.3f}) while loss_g "
-                       f"rose from {np.min(_rolling_mean(g_early, 5)):.3f} early to {np.mean(g_late):.3f}.",
+                       f"rose from {np.mean(g_early):.3f} (first steps) to {np.mean(g_late):.3f}.",
                        REMEDIES["discriminator_too_strong"])
     return None
 
