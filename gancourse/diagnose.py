@@ -334,3 +334,24 @@ def record_demo(name: str, seed: int = 0, steps: int | None = None):
 def demo_reference(name: str, n: int = 1000, seed: int = 123) -> np.ndarray:
     """``n`` real points of a demo's target (n, 2), for the collapse rule. Lecture 11."""
     return demo_data(name).sample(n, generator=torch.Generator().manual_seed(seed)).numpy()
+
+
+def demo_history(name: str, seed: int = 0, retrain: bool = False):
+    """:func:`record_demo`, cached in :func:`gancourse.config.cache_dir` (keyed by the demo's settings), written atomically. Lecture 11."""
+    import os
+
+    from gancourse.config import cache_dir
+    from gancourse.toy import ToyHistory, hash_str
+
+    if name not in DEMOS:
+        raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}.")
+    key = hash_str(f"{name}|{sorted(DEMOS[name].items())}|{seed}") % 10**10
+    path = cache_dir() / f"diagnose-{name}-seed{seed}-{key:010d}.pt"
+    if path.exists() and not retrain:
+        return ToyHistory.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    history = record_demo(name, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    torch.save(history.state_dict(), tmp)
+    os.replace(tmp, path)
+    return history

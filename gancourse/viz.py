@@ -837,3 +837,58 @@ def plot_precision_recall(scores: dict, *, title: str = "Quality (precision) aga
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Lectures 10-11: translations side by side, the cycle error, a diagnosed run
+# --------------------------------------------------------------------------------------------
+
+
+def plot_translation_rows(rows: dict, n: int = 8, *, title: str | None = None):
+    """One row of ``n`` images per entry of ``rows`` (label -> images (B, C, H, W) in [-1, 1]), labelled. Lecture 10."""
+    import torch
+
+    images = torch.cat([torch.as_tensor(v[:n]).detach().float().cpu() for v in rows.values()])
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2.2, 0.6 * len(rows) + 0.8))
+    image_grid(images, nrow=n, ax=ax, row_labels=list(rows), title=title)
+    ax.set_xlabel("examples (same inputs in every row)")
+    return fig
+
+
+def plot_cycle_error(steps, errors, *, ax=None, title: str = "CycleGAN: cycle reconstruction error over training"):
+    """The cycle error (mean |F(G(a)) - a| + mean |G(F(b)) - b| on held images) against the step. Lecture 10."""
+    ax = _new_axes(ax, (5.5, 3.2))
+    ax.plot(steps, errors, marker="o")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cycle error (L1, both cycles)")
+    ax.set_title(title)
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def plot_diagnosed_run(history, diagnosis, *, name: str = "", smooth: int = 10, axes=None):
+    """A toy run's losses and the generator's gradient norm, with the steps the diagnosis read shaded. Lecture 11."""
+    from gancourse.diagnose import curves
+
+    c = curves(history)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 2.8))
+    for key, colour in (("loss_d", _D_COLOR), ("loss_g", _FAKE_COLOR)):
+        values, steps = _moving_average(c[key], smooth)
+        axes[0].plot(steps, values, color=colour, label=key)
+    axes[0].axhline(2 * np.log(2), color="grey", ls=":", label="2 log 2 (D = 1/2)")
+    if c["grad_norm_g"] is not None:
+        values, steps = _moving_average(c["grad_norm_g"], smooth)
+        axes[1].semilogy(steps, np.maximum(values, 1e-12), color="tab:purple")
+    for f in diagnosis.findings:
+        for ax in axes:
+            ax.axvspan(f.steps[0], f.steps[1], color="tab:red", alpha=0.12)
+    verdict = diagnosis.primary.replace("_", " ")
+    axes[0].set_title(f"{name}: losses (diagnosis: {verdict})")
+    axes[0].set_xlabel("generator step")
+    axes[0].set_ylabel("loss")
+    axes[0].legend(fontsize=7)
+    axes[1].set_title(f"{name}: generator gradient norm")
+    axes[1].set_xlabel("generator step")
+    axes[1].set_ylabel("||grad G|| (log scale)")
+    return axes
