@@ -15,8 +15,10 @@ PORT ?= 8888
 
 # What make test and make notebooks share: FAST budgets, caches inside the checkout, no network
 # (any HTTP(S) request goes to a closed local port and fails at once).
+# One torch thread per process: make test runs two test processes side by side (pytest -n 2), and
+# two processes of one thread each beat one of two threads on these small models.
 TEST_ENV := GANCOURSE_FAST=1 GANCOURSE_CACHE=$(CURDIR)/.cache/test GANCOURSE_DATA=$(CURDIR)/.cache/data \
-	TQDM_DISABLE=1 PYTHONHASHSEED=0 CUDA_VISIBLE_DEVICES= \
+	TQDM_DISABLE=1 PYTHONHASHSEED=0 CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=1 \
 	http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
 	HTTPS_PROXY=http://127.0.0.1:9 no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
@@ -46,7 +48,7 @@ lab-command:
 test: VENDOR_FLAGS := --optional
 test: $(STAMP) site-vendor
 	@start=$$(date +%s); \
-	$(TEST_ENV) $(PY) -m pytest tests $(wildcard lectures solutions) $(NBVAL) -p no:cacheprovider; rc=$$?; \
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist loadfile tests $(wildcard lectures solutions) $(NBVAL) -p no:cacheprovider; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # Only the unit tests: no notebooks (about a minute).
