@@ -60,7 +60,7 @@ def test_cycle_loss():
         "only the cycle B": lambda x, xc, y, yc: (yc - y).abs().mean(),
         "sums over pixels": lambda x, xc, y, yc: (xc - x).abs().sum() + (yc - y).abs().sum(),
         "average of the two": lambda x, xc, y, yc: ((xc - x).abs().mean() + (yc - y).abs().mean()) / 2,
-        "float": lambda x, xc, y, yc: float((xc - x).abs().mean() + (yc - y).abs().mean()),
+        "float": lambda x, xc, y, yc: float(((xc - x).abs().mean() + (yc - y).abs().mean()).detach()),
     }
     for hint, fn in mistakes.items():
         with pytest.raises(CheckFailed, match=hint if hint != "float" else "torch scalar"):
