@@ -61,10 +61,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     .. math:: d_F^2 = \lVert \mu_1 - \mu_2 \rVert^2 + \operatorname{tr}\Sigma_1 + \operatorname{tr}\Sigma_2
               - 2 \sum_i \sqrt{\lambda_i\big(\Sigma_1^{1/2} \Sigma_2 \Sigma_1^{1/2}\big)}
 
-    Computed in float64 through eigenvalues: :math:`\Sigma_1^{1/2}` from ``eigh``, then the
-    eigenvalues of the symmetric product :math:`\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}`, which equal
-    those of :math:`\Sigma_1\Sigma_2` (similar matrices); tiny negative eigenvalues from rounding
-    are set to 0. This replaces the ``scipy.linalg.sqrtm`` of the non-symmetric product used by
+    Computed in float64 through eigenvalues only. With a Cholesky factor :math:`\Sigma_1 = LL^\top`,
+    the symmetric matrix :math:`L^\top\Sigma_2 L` is similar to :math:`\Sigma_1\Sigma_2`, so its
+    eigenvalues (from ``eigvalsh``) are those we need, and no square-root matrix is formed. When
+    :math:`\Sigma_1` is singular (fewer samples than features) Cholesky fails and the code takes
+    :math:`\Sigma_1^{1/2}` from ``eigh`` instead, then the eigenvalues of
+    :math:`\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}`: the same spectrum. Tiny negative eigenvalues from
+    rounding are set to 0. This replaces the ``scipy.linalg.sqrtm`` of the non-symmetric product used by
     pytorch-fid (same value, several times faster, no complex parts). Returns the squared distance
     :math:`d_F^2`, as FID does. Dowson & Landau 1982; Heusel et al. 2017 (arXiv:1706.08500), eq. 6.
 
@@ -78,9 +81,13 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
                                ("sigma2", sigma2, (f, f))):
         if f < 1 or value.shape != shape:
             raise ValueError(f"{name} has shape {value.shape}; expected {shape} (means (F,), covariances (F, F)).")
-    evals, evecs = np.linalg.eigh(sigma1)
-    root1 = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T  # (F, F) the PSD square root
-    sandwich = root1 @ sigma2 @ root1
+    try:
+        L = np.linalg.cholesky(sigma1)  # (F, F) lower triangular, sigma1 = L L^T
+        sandwich = L.T @ sigma2 @ L
+    except np.linalg.LinAlgError:  # singular sigma1: the PSD square root instead
+        evals, evecs = np.linalg.eigh(sigma1)
+        root1 = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T  # (F, F)
+        sandwich = root1 @ sigma2 @ root1
     sandwich = (sandwich + sandwich.T) / 2  # symmetric up to rounding; make it exactly so
     tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(sandwich), 0, None)).sum()
     diff = mu1 - mu2

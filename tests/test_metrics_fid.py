@@ -327,3 +327,16 @@ def test_fid_infinity_recovers_the_intercept_and_curve_shapes():
     assert curve["FID"][:, 0].mean() > curve["FID"][:, -1].mean()  # the bias shrinks with n
     table = metrics.format_scores({"m": score_features(a, b, kid_subsets=3)}, "flat")
     assert table.startswith("features: flat") and "300" in table.splitlines()[-1]
+
+
+def test_frechet_distance_with_a_singular_covariance_matches_the_eigenvalues_of_the_product():
+    # fewer samples than features: sigma1 is singular, Cholesky fails and the eigh route is taken
+    from gancourse.metrics import feature_statistics, frechet_distance
+
+    rng = np.random.default_rng(3)
+    mu1, s1 = feature_statistics(rng.standard_normal((6, 10)))
+    mu2, s2 = feature_statistics(rng.standard_normal((40, 10)) * 1.3)
+    assert np.linalg.matrix_rank(s1) < 10
+    lam = np.clip(np.linalg.eigvals(s1 @ s2).real, 0, None)  # independent: the non-symmetric product
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(lam).sum()
+    assert abs(frechet_distance(mu1, s1, mu2, s2) - expected) < 1e-8 * max(1.0, abs(expected))
