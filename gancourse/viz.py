@@ -100,6 +100,16 @@ def plot_game_1d(x, p_data, samples=None, d_values=None, *, p_g=None, d_star=Non
     return ax
 
 
+
+def _finish_strip(fig, axes, n_used: int, title: str | None):
+    """Blank the unused panels of a strip of snapshots, add the title, tidy the layout; return the figure."""
+    for ax in axes.ravel()[n_used:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 def plot_snapshots_1d(history, p_data_fn, steps=None, *, title: str | None = None, ncols: int = 4):
     """A row of :func:`plot_game_1d` panels, one per recorded step of a ``toy.ToyHistory``.
 
@@ -119,12 +129,7 @@ def plot_snapshots_1d(history, p_data_fn, steps=None, *, title: str | None = Non
         if ax is not axes.ravel()[0]:
             ax.get_legend().remove()
             ax.set_ylabel("")
-    for ax in axes.ravel()[len(steps):]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish_strip(fig, axes, len(steps), title)
 
 
 def plot_toy_losses(history, *, title: str = "The game's records", smooth: int = 25):
@@ -343,12 +348,7 @@ def plot_snapshots_2d(history, centers=None, std: float | None = None, steps=Non
         if ax is not axes.ravel()[0]:
             ax.get_legend().remove()
             ax.set_ylabel("")
-    for ax in axes.ravel()[len(steps):]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish_strip(fig, axes, len(steps), title)
 
 
 def plot_modes_over_training(curves: dict, n_modes: int = 8, *, ax=None,
