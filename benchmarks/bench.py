@@ -126,8 +126,12 @@ def _models(kind: str):
     return G, D
 
 
-def bench_throughput(steps: int = 30, repeats: int = 3) -> list[dict]:
-    """Images per second of train_gan and of the reference loop, same models and settings, interleaved."""
+def bench_throughput(steps: int = 30, repeats: int = 5) -> list[dict]:
+    """Images per second of train_gan and of the reference loop, same models and settings.
+
+    One untimed run of each first (allocator and kernel warm-up), then ``repeats`` timed runs of
+    each, taking turns at going first; the table shows the medians.
+    """
     from gancourse.data import image_dataset
     from gancourse.train import train_gan
 
@@ -142,18 +146,27 @@ def bench_throughput(steps: int = 30, repeats: int = 3) -> list[dict]:
         G0, _ = _models(kind)
         nz = getattr(G0, "nz", None) or getattr(G0, "z_dim")
         images_per_run = steps * 64 * (s["n_critic"] + 1)  # every D and G step sees a batch of 64
-        ours, ref = [], []
-        for _ in range(repeats):
+
+        def ours():
             G, D = _models(kind)
             t = time.perf_counter()
             train_gan(G, D, data, steps=steps, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.9),
                       nz=nz, progress=False, sample_every=10**9, device="cpu", **s)
-            ours.append(images_per_run / (time.perf_counter() - t))
+            return images_per_run / (time.perf_counter() - t)
+
+        def reference():
             G, D = _models(kind)
             t = time.perf_counter()
             _reference_loop(G, D, data.images, steps=steps, batch_size=64, nz=nz, lr=2e-4, betas=(0.5, 0.9), **s)
-            ref.append(images_per_run / (time.perf_counter() - t))
-        row = {"model": kind, "train_gan_img_s": statistics.median(ours), "reference_img_s": statistics.median(ref)}
+            return images_per_run / (time.perf_counter() - t)
+
+        ours(), reference()  # warm-up, not timed
+        timed = {ours: [], reference: []}
+        for r in range(repeats):
+            for run in ((ours, reference) if r % 2 == 0 else (reference, ours)):
+                timed[run].append(run())
+        row = {"model": kind, "train_gan_img_s": statistics.median(timed[ours]),
+               "reference_img_s": statistics.median(timed[reference])}
         row["ratio"] = row["train_gan_img_s"] / row["reference_img_s"]
         rows.append(row)
         print(f"  {kind:<9} train_gan {row['train_gan_img_s']:8.0f} img/s   reference {row['reference_img_s']:8.0f} img/s"

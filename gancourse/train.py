@@ -311,7 +311,8 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
               clip_value: float | None = None, conditional: bool = False, ema: nn.Module | None = None,
               ema_decay: float = 0.999, nz: int | None = None, sample_every: int = 100, n_samples: int = 64,
               checkpoint=None, checkpoint_every: int | None = None, resume: bool = True, seed: int = 0,
-              device=None, progress: bool = True, log_every: int = 25, config: dict | None = None) -> History:
+              device=None, progress: bool = True, log_every: int = 25, config: dict | None = None,
+              channels_last: bool = True) -> History:
     r"""Train ``G`` and ``D`` by alternating gradient steps; return the :class:`History`.
 
     Each of the ``steps`` generator steps follows ``n_critic`` discriminator steps. The D step scores
@@ -341,6 +342,9 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         progress: a ``tqdm.auto`` bar (also off when ``TQDM_DISABLE`` is set).
         log_every: steps between copies of the logged numbers from the device (and the finiteness check).
         config: extra settings to store in (and check against) the checkpoint, e.g. a recipe's.
+        channels_last: store images and convolution weights pixel by pixel (NHWC) rather than plane
+            by plane; convolutions run faster that way on CPUs and on GPUs with tensor cores. Values
+            agree with the default layout to rounding, not bit for bit.
 
     Returns: the :class:`History`. Raises ``FloatingPointError`` at a non-finite loss.
     Lecture 03.
@@ -363,13 +367,14 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
                     n_samples=n_samples, checkpoint_every=checkpoint_every, seed=seed, log_every=log_every,
                     **(config or {}))
 
-    G.to(device).train()
-    D.to(device).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    G.to(device, memory_format=layout).train()
+    D.to(device, memory_format=layout).train()
     # Under torchrun, backward() through G_sync / D_sync averages the gradients across processes.
     # D learns through D_sync in its step; G learns through G_sync in its step.
     G_sync, D_sync = parallel.wrap(G, device), parallel.wrap(D, device)
     if ema is not None:
-        ema.to(device).eval().requires_grad_(False)
+        ema.to(device, memory_format=layout).eval().requires_grad_(False)
     if optimizer == "adam":
         opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=tuple(betas))
         opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=tuple(betas))
@@ -378,6 +383,8 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
     else:
         raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}.")
     batches = InMemoryBatches(dataset, batch_size, device, seed + parallel.rank())  # own batches per process
+    if channels_last and batches.images.ndim == 4:
+        batches.images = batches.images.contiguous(memory_format=torch.channels_last)
     history = History(d_output="probability" if loss in PROBABILITY_LOSSES else "score")
 
     path = checkpoint_path(checkpoint) if checkpoint is not None else None
@@ -422,35 +429,41 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         print(f"training on {parallel.world_size()} processes: effective batch "
               f"{batch_size} x {parallel.world_size()} = {batch_size * parallel.world_size()}", flush=True)
     as_prob = torch.sigmoid if history.d_output == "probability" else (lambda s: s)
+    d_params = [p for p in D.parameters() if p.requires_grad]
     began = time.perf_counter()
     for step in range(start + 1, steps + 1):
         # ---- the discriminator: real up, fake down; the fakes are detached, so G does not move
-        for _ in range(n_critic):
+        for i in range(n_critic):
             x_real, y = batches.next()
             z = torch.randn(batch_size, nz, device=device)
+            with torch.no_grad():  # D's fakes need no graph through G (as .detach(), without building one)
+                x_fake = G(z, y) if conditional else G(z)
             if conditional:
-                x_fake = G(z, y)
-                s_real, s_fake = D_sync(x_real, y), D_sync(x_fake.detach(), y)
+                s_real, s_fake = D_sync(x_real, y), D_sync(x_fake, y)
             else:
-                x_fake = G(z)
-                s_real, s_fake = D_sync(x_real), D_sync(x_fake.detach())
+                s_real, s_fake = D_sync(x_real), D_sync(x_fake)
             loss_d = d_loss_fn(s_real, s_fake)
             penalty = _penalty(D, x_real, x_fake, y if conditional else None, gp_weight, r1_gamma)
             opt_d.zero_grad(set_to_none=True)
             (loss_d + penalty).backward()
-            norm_d = grad_norm(D)
+            if i == n_critic - 1:  # the norm the History keeps: the last critic step's
+                norm_d = grad_norm(D)
             opt_d.step()
             if clip_value is not None:
                 clip_weights_(D, clip_value)
 
         # ---- the generator: fresh noise, through D, only G's weights move
         z = torch.randn(batch_size, nz, device=device)
-        if conditional:  # fakes of the classes of the last real batch
-            loss_g = g_loss_fn(D(G_sync(z, y), y))
-        else:
-            loss_g = g_loss_fn(D(G_sync(z)))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        _requires_grad_(d_params, False)  # gradients flow through D to G; D's own are not needed
+        try:
+            if conditional:  # fakes of the classes of the last real batch
+                loss_g = g_loss_fn(D(G_sync(z, y), y))
+            else:
+                loss_g = g_loss_fn(D(G_sync(z)))
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:
+            _requires_grad_(d_params, True)
         norm_g = grad_norm(G)
         opt_g.step()
         if ema is not None:
@@ -475,6 +488,11 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
     parallel.sync_buffers(G, D)
     history.seconds += time.perf_counter() - began
     return history
+
+
+def _requires_grad_(params: list, flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
 
 
 def _penalty(D, x_real, x_fake, y, gp_weight: float, r1_gamma: float) -> torch.Tensor:

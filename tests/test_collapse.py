@@ -184,3 +184,16 @@ def test_ring_table_and_summary(tmp_path, monkeypatch):
     assert settings[0].key(0) != settings[0].key(1) != RingSetting("vanilla", **{**TINY, "steps": 7}).key(1)
     with pytest.raises(ValueError, match="unknown method 'minibatch'"):
         collapse.ring_players(RingSetting("minibatch"))
+
+
+def test_mean_pairwise_distance_matches_scipy():
+    from scipy.spatial.distance import pdist
+
+    from gancourse.collapse import mean_pairwise_distance
+
+    x = torch.randn(7, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    assert mean_pairwise_distance(x) == pytest.approx(pdist(x.flatten(1).numpy().astype(np.float64)).mean(), rel=1e-6)
+    assert mean_pairwise_distance(x[:1].repeat(5, 1, 1, 1)) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        mean_pairwise_distance(x[:1])
+
