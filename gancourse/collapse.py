@@ -210,7 +210,7 @@ class UnrolledGeneratorLoss:
 # The ring experiment
 # --------------------------------------------------------------------------------------------
 
-METHODS = ("vanilla", "mbstd", "pacgan", "unrolled", "wgan-gp")
+METHODS = ("vanilla", "mbstd", "pacgan", "unrolled", "wgan-gp", "smoothed", "instance-noise", "relativistic")
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,10 @@ class RingSetting:
     ``method`` is one of :data:`METHODS`: ``"vanilla"`` (non-saturating GAN), ``"mbstd"``
     (:class:`MinibatchStdDiscriminator`), ``"pacgan"`` (:class:`PackedDiscriminator` with
     ``pack_m``), ``"unrolled"`` (:class:`UnrolledGeneratorLoss` with ``unroll_k``) or ``"wgan-gp"``
-    (Wasserstein loss, gradient penalty :math:`\\lambda = 10`, ``n_critic`` 5, Adam betas (0.5, 0.9)).
+    (Wasserstein loss, gradient penalty :math:`\\lambda = 10`, ``n_critic`` 5, Adam betas (0.5, 0.9)),
+    and lecture 11's tricks on the vanilla GAN: ``"smoothed"`` (one-sided label smoothing, real
+    target 0.9), ``"instance-noise"`` (:class:`gancourse.losses.InstanceNoise` with ``noise_sigma``)
+    and ``"relativistic"`` (the relativistic average loss).
     Default shapes follow the unrolled-GAN paper (Metz et al. 2017, appendix A). Lecture 04.
     """
 
@@ -236,6 +239,7 @@ class RingSetting:
     unroll_k: int = 5
     n_critic: int = 5  # WGAN-GP only
     gp_weight: float = 10.0  # WGAN-GP only
+    noise_sigma: float = 0.1  # instance noise only
     snapshot_steps: tuple = ()
     n_samples: int = 2500  # samples counted at each snapshot
 
@@ -257,6 +261,8 @@ def ring_players(setting: RingSetting, seed: int = 0) -> tuple[nn.Module, nn.Mod
         D = PackedDiscriminator(Discriminator(2 * setting.pack_m, setting.d_hidden, "relu"), setting.pack_m)
     else:
         D = Discriminator(2, setting.d_hidden, "relu")
+    if setting.method == "instance-noise":
+        D = losses.InstanceNoise(D, setting.noise_sigma)
     return G, D
 
 
@@ -274,7 +280,9 @@ def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, 
                             gp_weight=setting.gp_weight, betas=(0.5, 0.9), **common)
     else:
         g_objective = UnrolledGeneratorLoss(setting.unroll_k, setting.lr) if setting.method == "unrolled" else None
-        history = train_toy(G, D, Ring2D(std=setting.std), betas=(0.5, 0.999), g_objective=g_objective, **common)
+        loss = setting.method if setting.method in ("smoothed", "relativistic") else "nonsaturating"
+        history = train_toy(G, D, Ring2D(std=setting.std), loss=loss, betas=(0.5, 0.999), g_objective=g_objective,
+                            **common)
     return G, D, history
 
 
@@ -381,7 +389,8 @@ def lecture_settings() -> dict:
     std = budget(fast=0.15, full=0.05)
     steps = budget(fast=300, full=2500)
     snaps = tuple(range(steps // 6, steps, steps // 6))
-    out = {m: RingSetting(m, std=std, steps=steps, snapshot_steps=snaps) for m in ("vanilla", "mbstd", "pacgan", "unrolled")}
+    out = {m: RingSetting(m, std=std, steps=steps, snapshot_steps=snaps)
+           for m in ("vanilla", "mbstd", "pacgan", "unrolled", "smoothed", "instance-noise", "relativistic")}
     wsteps = budget(fast=200, full=2000)
     out["wgan-gp"] = RingSetting("wgan-gp", std=std, steps=wsteps, lr=budget(fast=1e-3, full=5e-4),
                                  batch_size=budget(fast=512, full=128),

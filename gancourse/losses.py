@@ -10,8 +10,9 @@ discriminator's probability is :math:`D = \sigma(s)`.
 
 Papers: Goodfellow et al. 2014 (arXiv:1406.2661), Arjovsky et al. 2017 (arXiv:1701.07875),
 Gulrajani et al. 2017 (arXiv:1704.00028), Lim & Ye 2017 (hinge, arXiv:1705.02894), Mao et al. 2017
-(least squares, arXiv:1611.04076), Mescheder et al. 2018 (R1, arXiv:1801.04406).
-Lectures 01-07.
+(least squares, arXiv:1611.04076), Mescheder et al. 2018 (R1, arXiv:1801.04406), Salimans et al. 2016 (label smoothing,
+arXiv:1606.03498), Jolicoeur-Martineau 2018 (relativistic, arXiv:1807.00734).
+Lectures 01-07 and 11.
 """
 
 from __future__ import annotations
@@ -193,6 +194,76 @@ def r1_penalty(discriminator, real: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------
+# Three stabilising tricks (lecture 11): label smoothing, the relativistic average loss, instance noise
+# --------------------------------------------------------------------------------------------
+
+
+def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, smooth: float = 0.1) -> torch.Tensor:
+    r"""The discriminator's cross-entropy with *one-sided* label smoothing: real targets :math:`1 - lpha`.
+
+    .. math:: L_D = -\mathbb{E}ig[(1-lpha)\log\sigma(s_r) + lpha\log\sigma(-s_r)ig] - \mathbb{E}[\log\sigma(-s_f)]
+
+    Only the real side is smoothed: smoothing the fakes' target too would reward D for keeping
+    some belief in fakes where there is no data, so the optimum would no longer push G towards the
+    data (Salimans et al. 2016, arXiv:1606.03498, section 3.4). ``smooth`` :math:`lpha` in [0, 1);
+    0 is :func:`d_loss`. Lecture 11.
+    """
+    if not 0 <= smooth < 1:
+        raise ValueError(f"smooth must be in [0, 1), got {smooth}; 0.1 is the usual choice.")
+    _check_pair(real_logits, fake_logits)
+    real_term = (1 - smooth) * F.logsigmoid(real_logits) + smooth * F.logsigmoid(-real_logits)
+    return -real_term.mean() - F.logsigmoid(-fake_logits).mean()
+
+
+def d_loss_relativistic(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The relativistic average discriminator's loss: is a real sample *more* real than the average fake?
+
+    .. math:: L_D = -\mathbb{E}_x[\log\sigma(s_r - ar s_f)] - \mathbb{E}_z[\log\sigma(-(s_f - ar s_r))]
+
+    with :math:`ar s_f, ar s_r` the batch means. Jolicoeur-Martineau 2018 (arXiv:1807.00734),
+    eq. 11 (RaSGAN). Lecture 11.
+    """
+    _check_pair(real_logits, fake_logits)
+    return (-F.logsigmoid(real_logits - fake_logits.mean()).mean()
+            - F.logsigmoid(-(fake_logits - real_logits.mean())).mean())
+
+
+def g_loss_relativistic(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
+    r"""The relativistic average generator's loss: the discriminator's with the roles swapped.
+
+    .. math:: L_G = -\mathbb{E}_z[\log\sigma(s_f - ar s_r)] - \mathbb{E}_x[\log\sigma(-(s_r - ar s_f))]
+
+    Unlike every other generator loss of the course it needs D's scores on *real* data too: the
+    training loops pass them (see :data:`NEEDS_REAL_SCORES`). Jolicoeur-Martineau 2018, eq. 12.
+    Lecture 11.
+    """
+    _check_pair(real_logits, fake_logits)
+    return (-F.logsigmoid(fake_logits - real_logits.mean()).mean()
+            - F.logsigmoid(-(real_logits - fake_logits.mean())).mean())
+
+
+class InstanceNoise(torch.nn.Module):
+    r"""A discriminator that sees its inputs through Gaussian noise: :math:`D(x + \sigma\epsilon)`, :math:`\epsilon \sim \mathcal N(0, I)`.
+
+    Real and generated samples are blurred alike, so the two distributions overlap even when their
+    supports do not, and D's gradient stays informative (Sønderby et al. 2016, arXiv:1610.04490;
+    Arjovsky & Bottou 2017, arXiv:1701.04862). Noise is added in training mode only; ``sigma`` is a
+    plain attribute, so a loop may anneal it. Wraps any D: (B, ...) -> scores. Lecture 11.
+    """
+
+    def __init__(self, inner: torch.nn.Module, sigma: float = 0.1):
+        super().__init__()
+        if sigma < 0:
+            raise ValueError(f"sigma must be >= 0, got {sigma}.")
+        self.inner, self.sigma = inner, float(sigma)
+
+    def forward(self, x: torch.Tensor, *args) -> torch.Tensor:
+        if self.training and self.sigma > 0:
+            x = x + self.sigma * torch.randn_like(x)
+        return self.inner(x, *args)
+
+
+# --------------------------------------------------------------------------------------------
 # Loss pairs by name, for the training loop
 # --------------------------------------------------------------------------------------------
 
@@ -202,7 +273,12 @@ LOSS_PAIRS = {
     "wasserstein": (critic_loss, generator_wasserstein_loss),
     "hinge": (d_loss_hinge, g_loss_hinge),
     "least-squares": (d_loss_least_squares, g_loss_least_squares),
+    "smoothed": (d_loss_smoothed, g_loss_nonsaturating),
+    "relativistic": (d_loss_relativistic, g_loss_relativistic),
 }
+
+# Losses whose generator loss is called as ``g_loss_fn(fake_scores, real_scores)``.
+NEEDS_REAL_SCORES = ("relativistic",)
 
 
 def loss_pair(name: str):

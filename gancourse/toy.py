@@ -34,7 +34,7 @@ from gancourse.config import cache_dir, seed_everything
 
 #: Losses whose discriminator outputs a logit, so that :math:`\sigma(s)` is a probability.
 #: For every other loss of :data:`gancourse.losses.LOSS_PAIRS` the recorded scores are raw.
-PROBABILITY_LOSSES = ("nonsaturating", "saturating")
+PROBABILITY_LOSSES = ("nonsaturating", "saturating", "smoothed")
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -334,7 +334,12 @@ def train_toy(G: Generator, D: nn.Module, sampler, *, steps: int, batch_size: in
                 losses.clip_weights_(D, clip_value)
         # --- the generator: gradients flow through D, but only G's optimiser steps ---
         z = G.noise(batch_size, gen)  # (B, Z)
-        loss_g = g_loss_fn(D(G(z))) if g_objective is None else g_objective(G, D, z, x_real)
+        if g_objective is not None:
+            loss_g = g_objective(G, D, z, x_real)
+        elif loss in losses.NEEDS_REAL_SCORES:  # the relativistic loss compares with D on the last real batch
+            loss_g = g_loss_fn(D(G(z)), D(x_real))
+        else:
+            loss_g = g_loss_fn(D(G(z)))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

@@ -43,11 +43,11 @@ from torch import nn
 
 from gancourse import parallel
 from gancourse.config import cache_dir, device as default_device
-from gancourse.losses import clip_weights_, gradient_penalty, loss_pair, r1_penalty
+from gancourse.losses import NEEDS_REAL_SCORES, clip_weights_, gradient_penalty, loss_pair, r1_penalty
 
 # Losses whose discriminator outputs are logits of a probability: the loop logs sigmoid(score) as
 # "D(x)". Every other loss (Wasserstein, hinge, least squares) logs the raw score.
-PROBABILITY_LOSSES = ("nonsaturating", "saturating")
+PROBABILITY_LOSSES = ("nonsaturating", "saturating", "smoothed")
 LOG_KEYS = ("loss_d", "loss_g", "penalty", "d_real", "d_fake", "grad_norm_d", "grad_norm_g")
 CHECKPOINT_FORMAT = 1
 # Settings that may change between a checkpoint and the call that resumes from it.
@@ -457,9 +457,13 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
         _requires_grad_(d_params, False)  # gradients flow through D to G; D's own are not needed
         try:
             if conditional:  # fakes of the classes of the last real batch
-                loss_g = g_loss_fn(D(G_sync(z, y), y))
+                s_g = D(G_sync(z, y), y)
             else:
-                loss_g = g_loss_fn(D(G_sync(z)))
+                s_g = D(G_sync(z))
+            if loss in NEEDS_REAL_SCORES:  # the relativistic loss compares with D on the last real batch
+                loss_g = g_loss_fn(s_g, D(x_real, y) if conditional else D(x_real))
+            else:
+                loss_g = g_loss_fn(s_g)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:
