@@ -129,7 +129,7 @@ class Grid2D(GaussianMixture):
 # Image datasets (lecture 00 on)
 # --------------------------------------------------------------------------------------------
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "svhn")
 DOWNLOAD_TIMEOUT_S = 30
 
 
@@ -197,28 +197,33 @@ def _torchvision(name: str, train: bool) -> tuple[torch.Tensor, torch.Tensor, li
 
     cls = {"mnist": torchvision.datasets.MNIST,
            "fashion-mnist": torchvision.datasets.FashionMNIST,
-           "cifar10": torchvision.datasets.CIFAR10}[name]
-    root = data_dir()
+           "cifar10": torchvision.datasets.CIFAR10,
+           "svhn": torchvision.datasets.SVHN}[name]
+    # SVHN names its splits; the others take train=True/False
+    split = {"split": "train" if train else "test"} if name == "svhn" else {"train": train}
+    root = data_dir() / "svhn" if name == "svhn" else data_dir()  # SVHN keeps its files at its root
     try:  # already on disk: no network at all
-        ds = cls(str(root), train=train, download=False)
+        ds = cls(str(root), **split, download=False)
     except RuntimeError:
-        ds = _download(cls, name, root, train)
+        ds = _download(cls, name, root, split)
     data = torch.as_tensor(np.asarray(ds.data))
     if data.ndim == 3:  # (N, H, W) grey
         data = data[:, None]
-    else:  # (N, H, W, 3) colour
+    elif name != "svhn":  # (N, H, W, 3) colour; SVHN's is (N, 3, H, W) already
         data = data.permute(0, 3, 1, 2)  # (N, 3, H, W)
-    labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
-    return _to_unit_range(data, 255.0), labels, list(ds.classes)
+    targets = ds.labels if name == "svhn" else ds.targets  # SVHN's digit 0 is label 0 (torchvision maps its 10)
+    labels = torch.as_tensor(np.asarray(targets), dtype=torch.int64)
+    classes = list(getattr(ds, "classes", None) or [str(k) for k in range(10)])
+    return _to_unit_range(data, 255.0), labels, classes
 
 
-def _download(cls, name: str, root: Path, train: bool):
+def _download(cls, name: str, root: Path, split: dict):
     """Download through torchvision; on any failure remove what this attempt wrote and explain."""
     before = {p for p in root.rglob("*")}
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # never hang on a dead route
     try:
-        return cls(str(root), train=train, download=True)
+        return cls(str(root), **split, download=True)
     except Exception as err:  # network errors come in many types; all end the same way
         for path in sorted(set(root.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True):
             if path.is_file() or path.is_symlink():
@@ -243,7 +248,8 @@ def image_dataset(name: str = "digits", train: bool = True, size: int = 28) -> I
 
     ``"digits"`` is scikit-learn's bundled handwritten digits (1,797 real 8x8 scans; every 5th is
     the held-out split), upscaled to ``size``: the embedded default, used offline and in FAST mode.
-    ``"mnist"``, ``"fashion-mnist"`` and ``"cifar10"`` come through torchvision, downloaded into
+    ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` and ``"svhn"`` (house numbers in colour, for
+    lecture 10's MNIST <-> SVHN) come through torchvision, downloaded into
     :func:`gancourse.config.data_dir` the first time. Lecture 00.
     """
     if not isinstance(name, str) or name.lower() not in DATASETS:

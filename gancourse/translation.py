@@ -164,6 +164,24 @@ def digit_twins(kind: str = "invert", size: int = 16, train: bool = True, seed: 
     return UnpairedData(ds.images, TWINS[kind](ds.images)[perm], ds.labels, ds.labels[perm])
 
 
+def mnist_svhn(size: int = 32, train: bool = True, seed: int = 0, n: int | None = None) -> UnpairedData:
+    """The classic unpaired digit task: MNIST (A) and SVHN house numbers (B), for FULL mode of lecture 10.
+
+    Both through torchvision (:func:`gancourse.data.image_dataset`, downloaded on first use), at
+    ``size`` pixels with 3 channels (MNIST's grey repeated), each in its own random order from
+    ``seed``; ``n`` images of each (default: as many as the smaller set holds). Labels are kept
+    for measuring, never for training. Lecture 10.
+    """
+    mnist, svhn = image_dataset("mnist", train=train, size=size), image_dataset("svhn", train=train, size=size)
+    k = min(len(mnist), len(svhn)) if n is None else n
+    if not 0 < k <= min(len(mnist), len(svhn)):
+        raise ValueError(f"n must be between 1 and {min(len(mnist), len(svhn))}, got {n}.")
+    gen = torch.Generator().manual_seed(seed)
+    ia = torch.randperm(len(mnist), generator=gen)[:k]  # (k,)
+    ib = torch.randperm(len(svhn), generator=gen)[:k]  # (k,)
+    return UnpairedData(mnist.images[ia].repeat(1, 3, 1, 1), svhn.images[ib], mnist.labels[ia], svhn.labels[ib])
+
+
 # --------------------------------------------------------------------------------------------
 # The U-Net generator
 # --------------------------------------------------------------------------------------------
@@ -511,6 +529,12 @@ class CycleGAN:
     D_A: nn.Module
     D_B: nn.Module
 
+    def to(self, device) -> "CycleGAN":
+        """Move the four networks to ``device``; returns ``self``."""
+        for m in (self.G, self.F, self.D_A, self.D_B):
+            m.to(device)
+        return self
+
 
 def build_cyclegan(channels: int = 1, width: int = 8, depth: int = 2, d_width: int = 8, d_layers: int = 2) -> CycleGAN:
     """Two :class:`UNet` generators and two unconditional :class:`PatchGAN` discriminators. Lecture 10."""
@@ -520,8 +544,12 @@ def build_cyclegan(channels: int = 1, width: int = 8, depth: int = 2, d_width: i
 
 @torch.no_grad()
 def cycle_error(model: CycleGAN, a: torch.Tensor, b: torch.Tensor) -> float:
-    r"""The reconstruction error of both cycles, :func:`cycle_consistency_loss` of held images (a float). Lecture 10."""
-    return float(cycle_consistency_loss(a, model.F(model.G(a)), b, model.G(model.F(b))))
+    r"""The reconstruction error of both cycles, :func:`cycle_consistency_loss` of held images (a float),
+    computed where the model's weights are. Lecture 10."""
+    device = next(model.G.parameters()).device
+    a, b = a.to(device), b.to(device)
+    with torch.no_grad():
+        return float(cycle_consistency_loss(a, model.F(model.G(a)), b, model.G(model.F(b))))
 
 
 @_one_thread
@@ -537,12 +565,15 @@ def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_siz
     fakes drawn through its :class:`ImagePool`, halved as in the paper. Zhu et al. 2017
     (arXiv:1703.10593), section 4 (Adam 2e-4, :math:`\lambda_{cyc} = 10`, pool of 50). ``parts`` hold
     ``adv``, ``cycle`` (unweighted), ``identity`` and, every ``eval_every`` steps, ``cycle_eval``: the
-    cycle error on the first ``eval_n`` images of each domain (with ``eval_step``). Lecture 10.
+    cycle error on the first ``eval_n`` images of each domain (with ``eval_step``). Trains where the
+    networks' weights are (move them with :meth:`CycleGAN.to`); the data may stay on the CPU, only
+    each batch moves. Lecture 10.
     """
     gen = torch.Generator().manual_seed(seed)
     pool_a = ImagePool(pool_size, torch.Generator().manual_seed(seed + 1))
     pool_b = ImagePool(pool_size, torch.Generator().manual_seed(seed + 2))
     G, F_, D_A, D_B = model.G, model.F, model.D_A, model.D_B
+    device = next(G.parameters()).device
     opt_g = torch.optim.Adam(list(G.parameters()) + list(F_.parameters()), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(list(D_A.parameters()) + list(D_B.parameters()), lr=lr, betas=betas)
     history = TranslationHistory()
@@ -552,13 +583,13 @@ def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_siz
             history.log(cycle_eval=cycle_error(model, held_a, held_b), eval_step=step)
         if step == steps:
             break
-        a = data.a[_batch(len(data.a), batch_size, gen)]  # (B, C, H, W)
-        b = data.b[_batch(len(data.b), batch_size, gen)]
+        a = data.a[_batch(len(data.a), batch_size, gen)].to(device)  # (B, C, H, W)
+        b = data.b[_batch(len(data.b), batch_size, gen)].to(device)
         # ---- the generators: fool both discriminators, and come back around both cycles
         fake_b, fake_a = G(a), F_(b)
         adv = g_loss_least_squares(D_B(fake_b)) + g_loss_least_squares(D_A(fake_a))
         cyc = cycle_consistency_loss(a, F_(fake_b), b, G(fake_a))
-        ident = identity_loss(a, F_(a), b, G(b)) if lam_identity else torch.zeros(())
+        ident = identity_loss(a, F_(a), b, G(b)) if lam_identity else torch.zeros((), device=device)
         loss_g = adv + lam_cycle * cyc + lam_identity * ident
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -37,8 +37,8 @@ def test_digits_split_is_disjoint_and_complete():
 
 
 def test_unknown_dataset_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown dataset 'svhn'.*'digits', 'mnist', 'fashion-mnist', 'cifar10'"):
-        image_dataset("svhn")
+    with pytest.raises(ValueError, match=r"unknown dataset 'celeba'.*'digits', 'mnist', 'fashion-mnist', 'cifar10', 'svhn'"):
+        image_dataset("celeba")
 
 
 def test_bad_size():
@@ -66,6 +66,32 @@ def test_mnist_loads_from_a_folder_that_holds_the_files(monkeypatch, tmp_path):
     assert torch.allclose(ds.images[:, 0], expected)
     assert ds.labels.tolist() == labels.tolist()
     assert image_dataset("mnist", train=False, size=32).images.shape == (12, 1, 32, 32)
+
+
+def write_fake_svhn(root, split, images, labels):
+    """SVHN's .mat layout: X (32, 32, 3, N) uint8 and y (N, 1) with 10 standing for the digit 0."""
+    from scipy.io import savemat
+
+    (root / "svhn").mkdir(parents=True, exist_ok=True)
+    savemat(root / "svhn" / f"{split}_32x32.mat", {"X": images.transpose(1, 2, 3, 0), "y": labels[:, None]})
+
+
+def test_svhn_loads_from_a_folder_that_holds_the_files(monkeypatch, tmp_path):
+    import torchvision
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8)  # (N, H, W, RGB)
+    labels = np.array([10, 1, 2, 3, 9, 10], dtype=np.uint8)
+    for split in ("train", "test"):
+        write_fake_svhn(tmp_path, split, images, labels)
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
+    monkeypatch.setattr(torchvision.datasets.SVHN, "_check_integrity", lambda self: True)  # our files, not the real ones
+    ds = image_dataset("svhn", size=32)
+    assert ds.images.shape == (6, 3, 32, 32)
+    expected = torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255 * 2 - 1
+    assert torch.allclose(ds.images, expected)
+    assert ds.labels.tolist() == [0, 1, 2, 3, 9, 0] and ds.classes == [str(k) for k in range(10)]
+    assert image_dataset("svhn", train=False, size=16).images.shape == (6, 3, 16, 16)
 
 
 def test_failed_download_is_one_clear_error_and_leaves_nothing(monkeypatch, tmp_path):

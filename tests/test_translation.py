@@ -156,3 +156,28 @@ def test_loops_learn_a_little():
 def test_rgb_to_grey_rejects_grey():
     with pytest.raises(ValueError):
         rgb_to_grey(torch.zeros(1, 1, 4, 4))
+
+
+def test_mnist_svhn_pairs_nothing_and_shares_the_layout(monkeypatch, tmp_path):
+    import numpy as np
+    import torchvision
+
+    from test_data import _write_idx_mnist, write_fake_svhn
+
+    from gancourse.translation import mnist_svhn
+
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 256, size=(10, 28, 28), dtype=np.uint8)
+    for prefix in ("train", "t10k"):  # torchvision wants both splits on disk
+        _write_idx_mnist(tmp_path / "MNIST" / "raw", prefix, digits, np.arange(10, dtype=np.uint8))
+    houses = rng.integers(0, 256, size=(7, 32, 32, 3), dtype=np.uint8)
+    write_fake_svhn(tmp_path, "train", houses, np.array([10, 1, 2, 3, 4, 5, 6], dtype=np.uint8))
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
+    monkeypatch.setattr(torchvision.datasets.SVHN, "_check_integrity", lambda self: True)
+    data = mnist_svhn(size=32, seed=0)
+    assert data.a.shape == (7, 3, 32, 32) and data.b.shape == (7, 3, 32, 32)  # as many as the smaller set
+    assert torch.equal(data.a[:, 0], data.a[:, 1]) and torch.equal(data.a[:, 1], data.a[:, 2])  # grey in 3 channels
+    assert set(data.labels_b.tolist()) <= set(range(10)) and sorted(data.labels_b.tolist()) == [0, 1, 2, 3, 4, 5, 6]
+    assert len(mnist_svhn(size=32, n=3).a) == 3
+    with pytest.raises(ValueError, match="n must be between 1 and 7"):
+        mnist_svhn(size=32, n=8)
