@@ -250,3 +250,25 @@ def test_batches_repeat_from_their_generator_state(digits):
     b.generator.set_state(state)
     x2, y2 = b.next()
     assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == (5, 1, 28, 28)
+
+
+def test_channels_last_changes_the_layout_not_the_run(digits):
+    G1, D1, h1 = run(digits, 4, channels_last=True)
+    G2, D2, h2 = run(digits, 4, channels_last=False)
+    conv = next(m for m in D1.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    conv = next(m for m in D2.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous()
+    # the same arithmetic in another order: equal to rounding, over a few steps
+    for k in ("loss_d", "loss_g", "grad_norm_g"):
+        assert getattr(h1, k) == pytest.approx(getattr(h2, k), rel=1e-4, abs=1e-6), k
+    for (name, p1), p2 in zip(G1.state_dict().items(), G2.state_dict().values()):
+        assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-5), name
+
+
+def test_generator_step_leaves_d_trainable_and_ungraded(digits):
+    G, D, h = run(digits, 2)
+    assert all(p.requires_grad for p in D.parameters())
+    # D's gradients are those of its own last step, untouched by G's step: recompute that step's norm
+    assert h.grad_norm_d[-1] == pytest.approx(float(torch.nn.utils.get_total_norm(
+        [p.grad for p in D.parameters() if p.grad is not None])), rel=1e-6)
