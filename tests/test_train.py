@@ -272,3 +272,22 @@ def test_generator_step_leaves_d_trainable_and_ungraded(digits):
     # D's gradients are those of its own last step, untouched by G's step: recompute that step's norm
     assert h.grad_norm_d[-1] == pytest.approx(float(torch.nn.utils.get_total_norm(
         [p.grad for p in D.parameters() if p.grad is not None])), rel=1e-6)
+
+
+def test_bf16_autocast_trains_in_float32_weights(digits):
+    _, _, h32 = run(digits, 3)
+    G, D, h16 = run(digits, 3, precision="bf16")
+    assert all(p.dtype == torch.float32 for p in list(G.parameters()) + list(D.parameters()))
+    assert all(math.isfinite(v) for v in h16.loss_d + h16.loss_g)
+    assert h16.loss_d[0] == pytest.approx(h32.loss_d[0], abs=0.05)  # bfloat16 keeps about 3 digits
+    assert h16.loss_d != h32.loss_d  # and it does change the arithmetic
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16'"):
+        run(digits, 1, precision="fp16")
+
+
+def test_compiled_forward_passes_give_the_same_run(digits):
+    _, _, plain = run(digits, 2, loss="wasserstein", n_critic=2, gp_weight=10.0)
+    G, D, compiled = run(digits, 2, loss="wasserstein", n_critic=2, gp_weight=10.0, compile="eager")
+    assert compiled.loss_d == pytest.approx(plain.loss_d, rel=1e-6)
+    assert compiled.loss_g == pytest.approx(plain.loss_g, rel=1e-6)
+    assert not any(k.startswith("_orig_mod") for k in G.state_dict())  # checkpoints keep plain names
