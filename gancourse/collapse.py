@@ -383,7 +383,7 @@ def lecture_settings() -> dict:
     seeds 0-2 (high-quality fraction about 0.50). WGAN-GP needs larger batches than the vanilla GAN
     to settle in a few hundred steps: at batch 128, 150 steps covered 8, 4, 6, 2 modes on seeds 0-3
     and 300 steps 8, 2, 4, 8; at batch 512, 200 steps covered 8, 8, 8, 8, 8, 8, 4, 8 on seeds 0-7
-    (high-quality fraction 0.16-0.28), about 15 s a run on one thread.
+    (high-quality fraction 0.16-0.28), 15-18 s a run on one thread (two runs side by side).
     Lectures 04-05.
     """
     std = budget(fast=0.15, full=0.05)

@@ -395,7 +395,7 @@ def train_gan(G: nn.Module, D: nn.Module, dataset, *, steps: int, loss="nonsatur
     else:
         raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}.")
     batches = InMemoryBatches(dataset, batch_size, device, seed + parallel.rank())  # own batches per process
-    if channels_last and batches.images.ndim == 4:
+    if channels_last:
         batches.images = batches.images.contiguous(memory_format=torch.channels_last)
     history = History(d_output="probability" if loss in PROBABILITY_LOSSES else "score")
 
@@ -515,7 +515,10 @@ def _compiled(modules: tuple, compile) -> tuple:
         return modules
     backend = compile if isinstance(compile, str) else "inductor"
     done: dict = {}
-    return tuple(done.setdefault(id(m), torch.compile(m, backend=backend)) for m in modules)
+    for m in modules:
+        if id(m) not in done:
+            done[id(m)] = torch.compile(m, backend=backend)
+    return tuple(done[id(m)] for m in modules)
 
 
 def _requires_grad_(params: list, flag: bool) -> None:

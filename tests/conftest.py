@@ -1,4 +1,4 @@
-"""Shared test setup: no test may reach the network, and every test starts from a fixed seed."""
+"""Shared test setup: no test may reach the network, every test starts from a fixed seed, on one torch thread."""
 
 import socket
 
@@ -24,3 +24,15 @@ def fixed_seed():
     from gancourse.config import seed_everything
 
     seed_everything(0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The networks under test are tiny: a second thread only waits, and on a busy 2-core machine two
+    threads ran many times slower than one. ``make test`` also sets OMP_NUM_THREADS=1."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

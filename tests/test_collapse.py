@@ -13,14 +13,6 @@ from gancourse.data import Ring2D
 from gancourse.toy import Discriminator, Generator, train_toy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------------------------
 # Minibatch standard deviation
 # --------------------------------------------------------------------------------------------

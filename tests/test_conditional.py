@@ -23,15 +23,6 @@ from gancourse.train import train_gan
 K = 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster than two fighting for a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("img_size", [28, 32])
 def test_generator_shapes_for_every_label(img_size):
     G = ConditionalGenerator(nz=8, n_classes=K, channels=1, img_size=img_size, ngf=4)

@@ -11,15 +11,6 @@ from gancourse.latent import attribute_vector, edit, ganspace, interpolation_pat
 from gancourse.stylegan import StyleGenerator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These networks are tiny: a second thread only waits (many times slower on a loaded 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_slerp_on_the_unit_circle_by_hand():
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
     for t in (0.0, 0.25, 0.5, 1.0):

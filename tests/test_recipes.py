@@ -30,10 +30,7 @@ def private(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_FAST", "1")
     monkeypatch.setenv("TQDM_DISABLE", "1")
     monkeypatch.setitem(RECIPES, "tiny", _tiny())
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(threads)
+    return tmp_path
 
 
 def test_registry():

@@ -26,15 +26,6 @@ from gancourse.spectral import (
 torch_spectral_norm = torch.nn.utils.parametrizations.spectral_norm
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster than two fighting for a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def exact_sigma(W: torch.Tensor) -> float:
     return float(torch.linalg.matrix_norm(W.detach().double(), ord=2))
 

@@ -9,14 +9,6 @@ from gancourse.data import BimodalGaussian1D, GaussianMixture
 from gancourse.toy import Discriminator, Generator, MLP, ToyHistory, train_toy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------------------------
 # Players
 # --------------------------------------------------------------------------------------------

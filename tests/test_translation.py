@@ -13,15 +13,6 @@ from gancourse.translation import (
     train_pix2pix)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These networks are tiny: a second thread only waits (many times slower on a loaded 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_edge_map_of_one_pixel_is_its_3x3_neighbourhood():
     x = -torch.ones(1, 1, 7, 7)
     x[0, 0, 3, 3] = 1.0
