@@ -1,0 +1,137 @@
+"""The one checkpoint store: where cached files live, how they are written, how they are read.
+
+Every trained model and cached result of the course is a plain dictionary of tensors, lists,
+numbers and strings (state dicts paired with the settings that made them, as nanoGPT's
+checkpoints are). This module
+
+- names them: :func:`cache_path` puts a bare name into :func:`gancourse.config.cache_dir`, and
+  :func:`keyed_name` builds ``<kind>-<name>-seed<seed>-<digest>.pt`` for a result keyed by its
+  settings (the digest changes whenever a setting changes, so a changed recipe never loads an old file);
+- writes them atomically (:func:`save`: a temporary file in the same folder, then ``os.replace``;
+  a crash leaves the previous file intact and no temporary behind);
+- reads them safely (:func:`load`: ``torch.load(..., weights_only=True)``, which unpickles no code);
+- and pins training to one CPU thread (:func:`one_thread`), so that a cached result does not
+  depend on how many cores the machine that made it had.
+
+Used by lectures 01-11 (every cached model and table).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from gancourse.config import cache_dir
+
+
+def cache_path(name: str | os.PathLike) -> Path:
+    """Where a cached file lives: a bare name goes into :func:`gancourse.config.cache_dir`, any other path stays.
+
+    A name without a suffix gets ``.pt``. Lecture 03.
+    """
+    path = Path(name)
+    if not path.is_absolute() and path.parent == Path("."):
+        path = cache_dir() / path
+    return path if path.suffix else path.with_suffix(".pt")
+
+
+def stable_hash(text: str) -> int:
+    """A hash of ``text`` that is the same in every process (Python's ``hash`` is salted per process)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+
+
+def keyed_name(kind: str, name: str, seed: int, settings: str) -> str:
+    """The file name of a cached result: ``<kind>-<name>-seed<seed>-<digest>.pt``.
+
+    ``settings`` is a text listing every setting that changes the result (e.g. ``"steps=300|lr=0.001"``);
+    its :func:`stable_hash` makes the ten-digit digest. Lectures 01, 04, 11.
+    """
+    return f"{kind}-{name}-seed{seed}-{stable_hash(settings) % 10**10:010d}.pt"
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of earlier saves of ``path`` that were killed before they could clean up."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def save(state: dict, path: str | os.PathLike) -> Path:
+    """Write ``state`` atomically: ``torch.save`` to ``.<name>.<pid>.tmp`` in the same folder, then ``os.replace``.
+
+    A failure at any point (a full disk, an object ``torch.save`` cannot write, an interrupt) removes
+    the temporary file and leaves the previous file at ``path`` intact; temporaries left by saves that
+    were killed outright are removed by the next save to the same name. ``path``: a bare name (into
+    the cache folder) or a path. Returns the path written. Lecture 03.
+    """
+    path = cache_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+class CheckpointError(ValueError):
+    """A cached file that exists but cannot be read as a checkpoint (truncated, or not written by the course)."""
+
+
+def load(path: str | os.PathLike, remedy: str | None = None) -> dict:
+    """Read a file written by :func:`save` with ``torch.load(..., weights_only=True)``, onto the CPU.
+
+    A missing file raises ``FileNotFoundError``; a truncated or foreign one (not a torch zip file, or
+    holding objects other than tensors, lists, dicts, numbers and strings) raises :class:`CheckpointError`.
+    Both messages name the file and what to do; ``remedy`` (e.g. the command that retrains it) is
+    added to them. Lecture 03.
+    """
+    path = cache_path(path)
+    how = remedy or "rerun the cell or command that made it"
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; {how}.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path} holds objects other than tensors, lists, dicts, numbers and strings: it was "
+                              f"not written by gancourse. Delete it and {how}.") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"cannot read the checkpoint {path}: it is truncated or not a torch file "
+                              f"({type(err).__name__}). Delete it and {how}.") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a checkpoint dictionary. Delete it and {how}.")
+    return state
+
+
+class one_thread(contextlib.ContextDecorator):
+    """Run torch on one CPU thread inside a ``with`` block or a decorated function, then restore the count.
+
+    Cached results are computed on one thread so that they are the same on every machine (the order
+    of a reduction depends on the thread count, and a GAN amplifies the last bit). Lectures 04, 10, 11.
+
+    >>> with one_thread():
+    ...     torch.get_num_threads()
+    1
+    """
+
+    def __init__(self):
+        self._saved: list[int] = []  # a stack: one decorated function may call itself
+
+    def __enter__(self) -> "one_thread":
+        self._saved.append(torch.get_num_threads())
+        torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        torch.set_num_threads(self._saved.pop())
+        return False
