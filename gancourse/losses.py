@@ -287,3 +287,60 @@ def loss_pair(name: str):
         return LOSS_PAIRS[name]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(map(repr, LOSS_PAIRS))}.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# R3GAN (lecture 12): relativistic pairing with R1 and R2
+# --------------------------------------------------------------------------------------------
+
+
+def d_loss_relativistic_pairing(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The relativistic *pairing* discriminator loss of RpGAN and R3GAN: each real beats its own fake.
+
+    .. math:: L_D = \mathbb{E}_{x, z}\big[f(s_f - s_r)\big] = -\mathbb{E}_{i}[\log\sigma(s_{r,i} - s_{f,i})],
+              \qquad f(t) = \operatorname{softplus}(t) = \log(1 + e^{t})
+
+    Sample ``i`` of the real batch is paired with sample ``i`` of the fake batch. This differs from
+    :func:`d_loss_relativistic` (the relativistic *average* loss, which compares each score with the
+    other batch's mean): the pairing makes every real point a witness against one fake point, which
+    Huang et al. 2024 (R3GAN, arXiv:2501.05441), eq. 2 and section 2.1, show removes the mode-dropping
+    optima of the classic loss. Jolicoeur-Martineau 2018 (arXiv:1807.00734), eq. 9 (RpGAN). Lecture 12.
+
+    Args: ``real_logits`` and ``fake_logits`` of one shape, (B,) or (B, 1). Returns a scalar tensor.
+    """
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError(
+            f"the pairing loss pairs real and fake scores one to one, but they differ in shape: got "
+            f"{tuple(real_logits.shape)} and {tuple(fake_logits.shape)}. Score as many fakes as reals."
+        )
+    return F.softplus(fake_logits - real_logits).mean()  # = -log sigma(s_r - s_f)
+
+
+def g_loss_relativistic_pairing(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
+    r"""The relativistic pairing generator loss: the discriminator's with the roles swapped.
+
+    .. math:: L_G = \mathbb{E}_{x, z}\big[f(s_r - s_f)\big] = -\mathbb{E}_{i}[\log\sigma(s_{f,i} - s_{r,i})]
+
+    Like :func:`g_loss_relativistic` it needs D's scores on real data (the loops pass them, see
+    :data:`NEEDS_REAL_SCORES`). Huang et al. 2024 (arXiv:2501.05441), eq. 2. Lecture 12.
+    """
+    return d_loss_relativistic_pairing(fake_logits, real_logits)
+
+
+def r2_penalty(discriminator, fake: torch.Tensor) -> torch.Tensor:
+    r"""The zero-centred gradient penalty on *generated* data (the caller multiplies by :math:`\gamma / 2`).
+
+    .. math:: R_2 = \mathbb{E}_{x \sim p_G}\big[\lVert \nabla_x D(x) \rVert_2^2\big]
+
+    :func:`r1_penalty` at the fakes, detached from G (the penalty trains D only). R3GAN adds both:
+    :math:`L_D + \tfrac{\gamma}{2}(R_1 + R_2)`, and proves local convergence for the pair
+    (Huang et al. 2024, arXiv:2501.05441, section 2.2; Mescheder et al. 2018, arXiv:1801.04406, eq. 10).
+    Lecture 12.
+
+    Args: ``discriminator`` maps (B, ...) to (B,) or (B, 1); ``fake`` (B, ...). Returns a scalar tensor.
+    """
+    return r1_penalty(discriminator, fake)
+
+
+LOSS_PAIRS["relativistic-pairing"] = (d_loss_relativistic_pairing, g_loss_relativistic_pairing)
+NEEDS_REAL_SCORES = NEEDS_REAL_SCORES + ("relativistic-pairing",)
