@@ -84,26 +84,64 @@ def _user_cache_root() -> Path:
     return Path(xdg) if xdg else Path.home() / ".cache"
 
 
+def _folder(env: str, default: Path, what: str) -> Path:
+    """The folder named by the environment variable ``env`` (else ``default``), created when missing.
+
+    Each way the variable can be wrong ends in one sentence naming the variable, its value and the way
+    out: a value that is not a path, a path that is a file, a folder that cannot be created.
+    """
+    value = os.environ.get(env)
+    if value is None or value.strip() == "":
+        path, source = default, f"the default {what} folder"
+    else:
+        if value != value.strip():
+            raise ValueError(f"{env} must be a folder's path, got {value!r}, with spaces around it (a stray space "
+                             f"in a shell assignment?). Set it to the path alone, or unset it to use {default}.")
+        path, source = Path(value).expanduser().absolute(), f"{env}"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{source} points at {path}, which is a file, not a folder. "
+                         f"Point {env} at a folder (it is created when missing), or unset it.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"cannot create the {what} folder {path} named by {source} ({err.strerror}). "
+                              f"Point {env} at a folder you can write.") from None
+    return path
+
+
+def check_writable(folder: Path, env: str) -> None:
+    """Raise ``PermissionError`` naming ``folder`` and ``env`` when no file can be created in ``folder``.
+
+    A probe file, not ``os.access``: the permission bits do not tell the whole story (a read-only file
+    system, or root, for whom every bit says yes). Lecture 00.
+    """
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise PermissionError(f"cannot write into {folder} ({err.strerror}); it is read-only for this process. "
+                              f"Point {env} at a folder you can write, or make this one writable.") from None
+
+
 def data_dir() -> Path:
     """The folder datasets are downloaded to: ``$GANCOURSE_DATA``, else ``<user cache>/gancourse/data``.
 
-    Created when missing. Lecture 00.
+    Created when missing. A value that is a file, or a folder that cannot be created, raises an error
+    naming it. Lecture 00.
     """
-    env = os.environ.get(DATA_ENV)
-    path = Path(env).expanduser() if env else _user_cache_root() / "gancourse" / "data"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(DATA_ENV, _user_cache_root() / "gancourse" / "data", "data")
 
 
 def cache_dir() -> Path:
     """The folder checkpoints and cached results go to: ``$GANCOURSE_CACHE``, else ``<user cache>/gancourse/cache``.
 
-    Created when missing. Lecture 00.
+    Created when missing. A value that is a file, or a folder that cannot be created, raises an error
+    naming it; a folder that exists but is read-only can still be read from (a shared cache), and
+    :func:`gancourse.checkpoints.save` says so when it cannot write there. Lecture 00.
     """
-    env = os.environ.get(CACHE_ENV)
-    path = Path(env).expanduser() if env else _user_cache_root() / "gancourse" / "cache"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(CACHE_ENV, _user_cache_root() / "gancourse" / "cache", "cache")
 
 
 def _short(path: Path) -> str:

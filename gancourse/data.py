@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,28 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from gancourse.config import data_dir
-
-
-def assert_shape(tensor: torch.Tensor, shape: tuple, name: str = "tensor") -> None:
-    """Check ``tensor.shape`` against ``shape``, where ``None`` means "any size".
-
-    Raises ``ValueError`` naming every dimension that differs, e.g.
-    ``z has shape (8, 3); expected (None, 100): dim 1 is 3, expected 100``.
-    """
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}.")
-    got = tuple(tensor.shape)
-    if len(got) != len(shape):
-        raise ValueError(
-            f"{name} has shape {got} ({len(got)} dims); expected {tuple(shape)} ({len(shape)} dims)."
-        )
-    bad = [
-        f"dim {i} is {g}, expected {e}"
-        for i, (g, e) in enumerate(zip(got, shape))
-        if e is not None and g != e
-    ]
-    if bad:
-        raise ValueError(f"{name} has shape {got}; expected {tuple(shape)}: " + ", ".join(bad) + ".")
+from gancourse.validate import assert_shape, check_bool, check_int  # noqa: F401  (assert_shape: models import it from here)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,6 +173,61 @@ def _digits(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return _to_unit_range(images[keep], 16.0), labels[keep]
 
 
+class DatasetFileError(ValueError):
+    """A dataset file on disk that cannot be what its name says (truncated, corrupt or foreign). Lecture 00."""
+
+
+# torchvision's folder for each MNIST-format dataset, and the magic numbers of its raw (IDX) files:
+# 0x00000803 (2051) for unsigned-byte images of 3 dims, 0x00000801 (2049) for labels of 1 dim.
+IDX_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+IDX_MAGIC = {"images": 2051, "labels": 2049}
+
+
+def _remedy(path: Path) -> str:
+    return (f"Delete {path} and load the dataset again to download a fresh copy, or replace the file with the "
+            f"original from the dataset's site.")
+
+
+def _check_idx_file(path: Path, kind: str, num_classes: int = 10) -> int:
+    """Check one raw MNIST-format file (``kind`` is ``"images"`` or ``"labels"``); return how many items it holds."""
+    header = 16 if kind == "images" else 8  # magic number, then one 4-byte size per dimension
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(header)
+    if len(head) < header:
+        raise DatasetFileError(f"{path} is truncated: {size} bytes, fewer than the {header}-byte header of an "
+                               f"MNIST {kind} file. " + _remedy(path))
+    magic = int.from_bytes(head[:4], "big")
+    if magic != IDX_MAGIC[kind]:
+        raise DatasetFileError(f"{path} is not an MNIST {kind} file: it starts with the magic number {magic}, "
+                               f"expected {IDX_MAGIC[kind]}. " + _remedy(path))
+    dims = [int.from_bytes(head[4 * i:4 * i + 4], "big") for i in range(1, header // 4)]  # (N,) or (N, H, W)
+    expected = header + math.prod(dims)
+    if size != expected:
+        state = "truncated" if size < expected else "longer than its header says"
+        raise DatasetFileError(f"{path} is {state}: {size} bytes, but its header announces "
+                               f"{' x '.join(map(str, dims))} {kind}, {expected} bytes. " + _remedy(path))
+    if kind == "labels":
+        labels = np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=header)
+        bad = np.flatnonzero(labels >= num_classes)
+        if len(bad):
+            raise DatasetFileError(f"{path} holds {len(bad)} label(s) outside 0-{num_classes - 1} (the first, "
+                                   f"{int(labels[bad[0]])}, at position {int(bad[0])}). " + _remedy(path))
+    return dims[0]
+
+
+def _check_idx_files(root: Path, name: str, train: bool) -> None:
+    """Check the raw files of an MNIST-format dataset that are on disk (missing ones are downloaded later)."""
+    raw = root / IDX_FOLDERS[name] / "raw"
+    prefix = "train" if train else "t10k"
+    paths = {kind: raw / f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte" for kind in IDX_MAGIC}
+    counts = {kind: _check_idx_file(path, kind) for kind, path in paths.items() if path.is_file()}
+    if len(counts) == 2 and counts["images"] != counts["labels"]:
+        raise DatasetFileError(f"{paths['images']} holds {counts['images']} images but {paths['labels']} holds "
+                               f"{counts['labels']} labels: the two files come from different sets. "
+                               + _remedy(paths["images"].parent))
+
+
 def _torchvision(name: str, train: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     import torchvision
 
@@ -202,10 +238,19 @@ def _torchvision(name: str, train: bool) -> tuple[torch.Tensor, torch.Tensor, li
     # SVHN names its splits; the others take train=True/False
     split = {"split": "train" if train else "test"} if name == "svhn" else {"train": train}
     root = data_dir() / "svhn" if name == "svhn" else data_dir()  # SVHN keeps its files at its root
+    if name in IDX_FOLDERS:
+        _check_idx_files(root, name, train)
     try:  # already on disk: no network at all
         ds = cls(str(root), **split, download=False)
-    except RuntimeError:
+    except RuntimeError as err:
+        on_disk = {"svhn": root / f"{split.get('split')}_32x32.mat", "cifar10": root / "cifar-10-batches-py"}.get(name)
+        if on_disk is not None and on_disk.exists():  # there, but its checksum differs: do not download over it
+            raise DatasetFileError(f"{on_disk} is on disk but fails torchvision's checksum ({err}): it is truncated "
+                                   f"or corrupt. " + _remedy(on_disk)) from None
         ds = _download(cls, name, root, split)
+    except Exception as err:  # torchvision's readers fail on broken files with bare assertions
+        raise DatasetFileError(f"cannot read the {name!r} files under {root} ({type(err).__name__}: {err}). "
+                               + _remedy(root / IDX_FOLDERS.get(name, ""))) from None
     data = torch.as_tensor(np.asarray(ds.data))
     if data.ndim == 3:  # (N, H, W) grey
         data = data[:, None]
@@ -214,33 +259,69 @@ def _torchvision(name: str, train: bool) -> tuple[torch.Tensor, torch.Tensor, li
     targets = ds.labels if name == "svhn" else ds.targets  # SVHN's digit 0 is label 0 (torchvision maps its 10)
     labels = torch.as_tensor(np.asarray(targets), dtype=torch.int64)
     classes = list(getattr(ds, "classes", None) or [str(k) for k in range(10)])
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise DatasetFileError(f"the {name!r} files under {root} hold labels from {int(labels.min())} to "
+                               f"{int(labels.max())}, outside 0-{len(classes) - 1}. " + _remedy(root))
     return _to_unit_range(data, 255.0), labels, classes
 
 
+DOWNLOAD_PREFIX = ".download-"  # private folders of downloads in progress: .download-<pid>-<random>
+
+
+def _remove_abandoned_downloads(root: Path) -> None:
+    """Private download folders of processes that no longer exist (killed mid-download)."""
+    for folder in root.glob(DOWNLOAD_PREFIX + "*"):
+        try:
+            pid = int(folder.name[len(DOWNLOAD_PREFIX):].split("-")[0])
+            os.kill(pid, 0)  # raises when no such process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue  # not one of ours, or a live process of another user
+
+
+def _move_into_place(src: Path, dst: Path) -> None:
+    """Move what ``src`` holds into ``dst``: a folder ``dst`` lacks moves whole (one rename); a file or folder
+    already there (another process finished first) is kept as it is."""
+    for entry in src.iterdir():
+        target = dst / entry.name
+        if not target.exists():
+            os.replace(entry, target)
+        elif entry.is_dir() and target.is_dir():
+            _move_into_place(entry, target)
+
+
 def _download(cls, name: str, root: Path, split: dict):
-    """Download through torchvision; on any failure remove what this attempt wrote and explain."""
-    before = {p for p in root.rglob("*")}
+    """Download through torchvision into a private folder inside ``root``, then move the files into place.
+
+    Whatever happens, only that private folder is removed: files other processes write into the data
+    folder meanwhile are never touched.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_downloads(root)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{DOWNLOAD_PREFIX}{os.getpid()}-", dir=root))
+    except OSError as err:
+        raise PermissionError(f"cannot download {name!r}: the data folder {root} is not writable ({err.strerror}). "
+                              f"Point GANCOURSE_DATA at a folder you can write, or use the embedded dataset: "
+                              f"image_dataset('digits').") from None
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # never hang on a dead route
     try:
-        return cls(str(root), **split, download=True)
-    except Exception as err:  # network errors come in many types; all end the same way
-        for path in sorted(set(root.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True):
-            if path.is_file() or path.is_symlink():
-                path.unlink()
-            else:
-                try:
-                    path.rmdir()
-                except OSError:
-                    pass
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
-        raise RuntimeError(
-            f"Could not download {name!r} into {root} ({reason}). Either put the "
-            f"dataset's files in a folder and point GANCOURSE_DATA at it, or use the embedded "
-            f"dataset: image_dataset('digits'), which needs no network."
-        ) from None
+        try:
+            cls(str(tmp), **split, download=True)
+        except Exception as err:  # network errors come in many types; all end the same way
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0].rstrip(":")
+            raise RuntimeError(
+                f"Could not download {name!r} into {root} ({reason}). Either put the "
+                f"dataset's files in a folder and point GANCOURSE_DATA at it, or use the embedded "
+                f"dataset: image_dataset('digits'), which needs no network."
+            ) from None
+        _move_into_place(tmp, root)
     finally:
         socket.setdefaulttimeout(old_timeout)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cls(str(root), **split, download=False)
 
 
 def image_dataset(name: str = "digits", train: bool = True, size: int = 28) -> ImageDataset:
@@ -252,10 +333,13 @@ def image_dataset(name: str = "digits", train: bool = True, size: int = 28) -> I
     lecture 10's MNIST <-> SVHN) come through torchvision, downloaded into
     :func:`gancourse.config.data_dir` the first time. Lecture 00.
     """
-    if not isinstance(name, str) or name.lower() not in DATASETS:
+    if not isinstance(name, str):
+        raise TypeError(f"the dataset's name must be a str, one of {', '.join(map(repr, DATASETS))}; "
+                        f"got {type(name).__name__} {name!r}.")
+    if name.lower() not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; the course knows {', '.join(map(repr, DATASETS))}.")
-    if not isinstance(size, int) or size < 4:
-        raise ValueError(f"size must be an int of at least 4 pixels, got {size!r}.")
+    train = check_bool(train, "train", hint="Pass train=True for the training split or train=False for the test split.")
+    size = check_int(size, "size", low=4, high=1024, hint="It is the side of the square images, in pixels (e.g. 28).")
     name = name.lower()
     if name == "digits":
         images, labels = _digits(train)

@@ -1,6 +1,7 @@
 """data: the embedded digits, torchvision datasets offline, failed downloads, toy mixtures."""
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,7 +110,7 @@ def test_partial_download_is_removed(monkeypatch, tmp_path):
         def __init__(self, root, train=True, download=False):
             if not download:
                 raise RuntimeError("Dataset not found. You can use download=True to download it")
-            part = tmp_path / "MNIST" / "raw"
+            part = Path(root) / "MNIST" / "raw"  # torchvision writes under the root it is given
             part.mkdir(parents=True)
             (part / "train-images-idx3-ubyte.gz").write_bytes(b"half a file")
             raise ConnectionResetError("connection reset by peer")
