@@ -8,8 +8,8 @@ import scipy.linalg
 import torch
 
 from gancourse.data import image_dataset
-from gancourse.metrics import (DigitClassifier, class_histogram, classifier, entropy, feature_statistics,
-                               frechet_distance, max_entropy, sample_quality)
+from gancourse.judge import DigitClassifier, class_histogram, classifier, entropy, max_entropy, sample_quality
+from gancourse.metrics import feature_statistics, frechet_distance
 
 
 def _random_spd(rng, n):

@@ -7,7 +7,7 @@ from gancourse import recipes
 from gancourse.cli import main
 from gancourse.data import image_dataset
 from gancourse.dcgan import build_dcgan
-from gancourse.metrics import classifier, sample_quality
+from gancourse.judge import classifier, sample_quality
 from gancourse.recipes import RECIPES, Recipe, load_or_train, recipe_checkpoint
 from gancourse.train import sample
 
