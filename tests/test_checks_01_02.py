@@ -7,6 +7,13 @@ import torch.nn.functional as F
 
 from gancourse import checks, divergences, losses
 
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
+
 
 def _stub(*args):
     raise NotImplementedError("Exercise: write this part yourself")
@@ -212,3 +219,116 @@ def test_jsd_catches(mistake, message):
 def test_jsd_lets_the_stub_through():
     with pytest.raises(NotImplementedError):
         checks.check_jsd(_stub)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole loop (exercise 01, section 4)
+# --------------------------------------------------------------------------------------------
+
+
+def _loop(*, steps=lambda n: range(n), z_once=False, real_once=False, noise=torch.randn, z_shape=None,
+          swap_lists=False, as_tensor=False, call=None, batch=None):
+    def train(step, G, D, opt_g, opt_d, sample_real, num_steps, batch_size, z_dim):
+        losses_d, losses_g = [], []
+        b = batch or batch_size
+        shape = z_shape(b, z_dim) if z_shape else (b, z_dim)
+        z0, x0 = noise(*shape), (sample_real(b) if real_once else None)
+        for _ in steps(num_steps):
+            x_real = x0 if real_once else sample_real(b)
+            z = z0 if z_once else noise(*shape)
+            args = call(G, D, opt_g, opt_d, x_real, z) if call else (G, D, opt_g, opt_d, x_real, z)
+            loss_d, loss_g = step(*args)
+            if as_tensor:
+                loss_d, loss_g = torch.tensor(loss_d), torch.tensor(loss_g)
+            losses_d.append(loss_d)
+            losses_g.append(loss_g)
+        return (losses_g, losses_d) if swap_lists else (losses_d, losses_g)
+
+    return train
+
+
+def _loop_while(step, G, D, opt_g, opt_d, sample_real, num_steps, batch_size, z_dim):
+    """A correct rewrite: a while loop, noise drawn before the data, tuples collected then split."""
+    record, k = [], 0
+    while k < num_steps:
+        z = torch.normal(0.0, 1.0, size=(batch_size, z_dim))
+        record.append(step(G, D, opt_g, opt_d, sample_real(batch_size), z))
+        k += 1
+    return [float(a) for a, _ in record], [float(b) for _, b in record]
+
+
+def _loop_comprehension(step, G, D, opt_g, opt_d, sample_real, num_steps, batch_size, z_dim):
+    """A correct rewrite: one list of pairs from a comprehension."""
+    pairs = [step(G, D, opt_g, opt_d, sample_real(batch_size), torch.randn(batch_size, z_dim)) for _ in range(num_steps)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_train_loop_passes_the_solution_and_rewrites_over_seeds(seed, monkeypatch, capsys):
+    from gancourse.checks import _core
+    from gancourse.config import seed_everything
+
+    monkeypatch.setattr(_core, "BASE_SEED", seed)
+    seed_everything(seed)
+    for fn in (_loop(), _loop_while, _loop_comprehension):
+        assert checks.check_train_loop(fn)
+    assert capsys.readouterr().out.count("check_train_loop passed") == 3
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (_loop(steps=lambda n: range(n + 1)), "off-by-one"),
+    (_loop(steps=lambda n: range(1, n)), "off-by-one"),
+    (_loop(z_once=True), "same z"),
+    (_loop(real_once=True), "fresh real batch"),
+    (_loop(noise=torch.rand), "standard normal"),
+    (_loop(z_shape=lambda b, z: (z, b)), "one row of z_dim"),
+    (_loop(z_shape=lambda b, z: (b,)), "expected \\(batch_size, z_dim\\)"),
+    (_loop(swap_lists=True), "swapped"),
+    (_loop(as_tensor=True), "holds tensors"),
+    (_loop(call=lambda G, D, og, od, x, z: (D, G, og, od, x, z)), "argument 1 of step should be G"),
+    (_loop(call=lambda G, D, og, od, x, z: (G, D, od, og, x, z)), "argument 3 of step should be opt_g"),
+    (_loop(batch=64), "ask sample_real for batch_size"),
+    (lambda step, G, D, og, od, s, n, b, zd: [step(G, D, og, od, s(b), torch.randn(b, zd)) for _ in range(n)] and None,
+     "returned None"),
+    (lambda step, G, D, og, od, s, n, b, zd: ([], []), "never called"),
+])
+def test_train_loop_catches(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_train_loop(mistake)
+
+
+def test_train_loop_reports_without_raising_outside_strict_mode(capsys):
+    with checks.strict(False):
+        assert checks.check_train_loop(_loop(z_once=True)) is False
+        assert checks.check_train_loop(lambda *a: 1 / 0) is False  # the learner's error: reported, not raised
+    out = capsys.readouterr().out.strip().splitlines()
+    assert sum(line.startswith("check_train_loop FAILED") for line in out) == 2 and len(out) <= 12
+    assert "ZeroDivisionError" in out[-1]
+
+
+def test_checks_leave_the_learners_random_state_alone():
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    expected = (torch.rand(1).item(), np.random.rand(), random.random())
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    checks.check_train_loop(_loop())
+    checks.check_train_step(_step())
+    assert (torch.rand(1).item(), np.random.rand(), random.random()) == expected
+
+
+@pytest.mark.parametrize("mistake, message", [
+    # one input detached while the other keeps its gradient
+    (lambda r, f: -F.logsigmoid(r).mean() - F.logsigmoid(-f.detach()).mean(), "no gradient flows back to the fake"),
+    (lambda r, f: -F.logsigmoid(r.detach()).mean() - F.logsigmoid(-f).mean(), "no gradient flows back to the real"),
+    (lambda r, f: -F.logsigmoid(r).mean() - F.logsigmoid(-f).mean().item(), "no gradient flows back to the fake"),
+])
+def test_discriminator_loss_checks_the_gradient_of_each_input(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_discriminator_loss(mistake)

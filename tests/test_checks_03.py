@@ -3,12 +3,20 @@
 import pytest
 from torch import nn
 
+from gancourse import checks
 from gancourse.checks import CheckFailed, check_dcgan_discriminator, check_dcgan_generator, check_dcgan_train_step
 from gancourse.losses import d_loss, g_loss_nonsaturating, g_loss_saturating
 
 # --------------------------------------------------------------------------------------------
 # The generator
 # --------------------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
 
 
 def make_generator(nz, ngf, channels, *, bias_everywhere=False, bn_at_output=False, leaky=False, no_tanh=False,

@@ -14,6 +14,13 @@ from gancourse.metrics import mode_coverage
 # mode_coverage and its mistakes
 # --------------------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
+
 
 def _coverage(samples, centers, std, *, radius=3.0, every=False, relative_to_good=False, strict=False):
     x, c = torch.as_tensor(samples).double(), torch.as_tensor(centers).double()

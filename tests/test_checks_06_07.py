@@ -6,11 +6,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gancourse import checks
 from gancourse.checks import CheckFailed, check_power_iteration, check_projection_score
 from gancourse.conditional import projection_score
 from gancourse.spectral import power_iteration
 
 # ---- power iteration --------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
 
 
 def frobenius(W, u, n_iter):

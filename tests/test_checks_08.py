@@ -8,8 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gancourse import checks
 from gancourse.checks import CheckFailed, check_adain, check_mapping_network, check_pixel_norm
 from gancourse.stylegan import adain, pixel_norm
+
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
 
 
 def _adain(dims=(2, 3), unbiased=False, eps_mode="inside", swap=False):

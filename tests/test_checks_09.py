@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from gancourse import checks
 from gancourse.checks import CheckFailed, check_feature_statistics, check_frechet_distance
 from gancourse.metrics import feature_statistics, frechet_distance
+
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
 
 
 def _fd(trace_root, mean=True, factor=2.0, root=False):

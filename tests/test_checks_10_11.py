@@ -5,10 +5,18 @@ import math
 import pytest
 import torch
 
+from gancourse import checks
 from gancourse.checks import (
     CheckFailed, check_cycle_loss, check_discriminator_too_strong, check_patch_output_size, check_slerp)
 from gancourse.latent import slerp
 from gancourse.translation import cycle_consistency_loss, patch_output_size
+
+@pytest.fixture(autouse=True)
+def _strict_checks():
+    """A failing check raises here, so that each mistake can be asserted with pytest.raises."""
+    with checks.strict():
+        yield
+
 
 
 def stub(*args):

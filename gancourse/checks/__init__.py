@@ -11,8 +11,10 @@ learner's function, comparing, the failure message). Import the checkers from he
 ``from gancourse.checks import check_jsd``.
 """
 
-from gancourse.checks._core import CheckFailed, assert_close, fail, passed
-from gancourse.checks.lecture01 import check_discriminator_loss, check_generator_loss, check_train_step
+from gancourse.checks._core import (CheckFailed, NotWrittenYet, assert_close, checker, fail, passed, results,
+                                    skip_if_stub, strict, summary)
+from gancourse.checks.hints import hint
+from gancourse.checks.lecture01 import check_discriminator_loss, check_generator_loss, check_train_loop, check_train_step
 from gancourse.checks.lecture02 import check_optimal_discriminator, check_jsd
 from gancourse.checks.lecture03 import check_dcgan_generator, check_dcgan_discriminator, check_dcgan_train_step
 from gancourse.checks.lecture04 import check_mode_coverage
@@ -26,12 +28,20 @@ from gancourse.checks.lecture11 import check_slerp, check_discriminator_too_stro
 
 __all__ = [
     "CheckFailed",
+    "NotWrittenYet",
+    "checker",
+    "hint",
+    "results",
+    "skip_if_stub",
+    "strict",
+    "summary",
     "assert_close",
     "fail",
     "passed",
     "check_discriminator_loss",
     "check_generator_loss",
     "check_train_step",
+    "check_train_loop",
     "check_optimal_discriminator",
     "check_jsd",
     "check_dcgan_generator",

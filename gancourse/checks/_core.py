@@ -1,19 +1,156 @@
 """The checkers' shared core: call the learner's function, compare with the reference, say what differs.
 
-A checker fails with :class:`CheckFailed` (an ``AssertionError``) whose message gives what was
-given, what came back and what was expected; it passes by printing one line. A stub that raises
-``NotImplementedError`` is let through unchanged, so the learner sees which function is still to
-write. Used by every module of :mod:`gancourse.checks`.
+A checker fails with :class:`CheckFailed` (an ``AssertionError``) whose message names the most likely
+mistake; it passes by printing one line. Every public checker is wrapped by :func:`checker`, which
+(in a notebook) turns the outcome into one line, ``check_x passed: ...`` or ``check_x FAILED: ...``,
+records it for :func:`summary`, and lets the notebook run on: a failing check never stops Run All.
+In strict mode (:func:`strict`, or ``GANCOURSE_STRICT_CHECKS=1``: the tests and the grader's debug
+runs) a failure raises instead. The checker runs under a private random state: it never moves the
+notebook's torch, NumPy or Python random streams. A stub raises :class:`NotWrittenYet`, which
+IPython renders as its message alone, without the frames of the package. Used by every module of
+:mod:`gancourse.checks`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import random
+import textwrap
+
 import numpy as np
 import torch
 
+MAX_LINES = 6  # a failure shows at most this many lines in a notebook
+BASE_SEED = 0  # the checkers' private seed; the tests vary it to run each checker over several seeds
+RESULTS: dict[str, bool] = {}  # check name -> passed, in the order the notebook ran them
+_STRICT = [os.environ.get("GANCOURSE_STRICT_CHECKS", "") not in ("", "0")]
+
+
+def _short(text: str, prefix: str = "") -> list[str]:
+    """``text`` wrapped to at most :data:`MAX_LINES` lines of 100 characters."""
+    lines = textwrap.wrap(prefix + " ".join(str(text).split()), width=100) or [prefix.strip()]
+    if len(lines) > MAX_LINES:
+        lines = lines[: MAX_LINES - 1] + [lines[MAX_LINES - 1][:96] + " ..."]
+    return lines
+
 
 class CheckFailed(AssertionError):
-    """A learner's function disagreed with the reference."""
+    """A learner's function disagreed with the reference. IPython shows the message alone, in a few lines."""
+
+    def _render_traceback_(self):
+        return _short(str(self), "FAILED ")
+
+
+class NotWrittenYet(NotImplementedError):
+    """Raised by an exercise's stub: the part still to write. IPython shows the message alone."""
+
+    def _render_traceback_(self):
+        return _short(str(self), "Not written yet. ")
+
+
+@contextlib.contextmanager
+def strict(on: bool = True):
+    """Within this block, a failing check raises (:class:`CheckFailed`, or the stub's exception)."""
+    old = _STRICT[0]
+    _STRICT[0] = on
+    try:
+        yield
+    finally:
+        _STRICT[0] = old
+
+
+@contextlib.contextmanager
+def private_random_state(seed: int | None = None):
+    """Run a block without moving the caller's torch, NumPy and Python random streams."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def checker(fn):
+    """Wrap a ``check_*`` function: one line out, the result recorded, no exception out of the cell.
+
+    The wrapped checker returns True when it passed and False when it failed (strict mode raises).
+    An error that is not a :class:`CheckFailed` came from the learner's code (or tripped the checker
+    over a wrong answer): it is reported as a failure with its one-line message, never as a crash.
+    """
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            with private_random_state(BASE_SEED):
+                fn(*args, **kwargs)
+        except NotImplementedError as err:
+            RESULTS[name] = False
+            if _STRICT[0]:
+                raise
+            message = str(err).strip() or "the function still raises NotImplementedError"
+            print("\n".join(_short(message, f"{name} FAILED: not written yet. ")), flush=True)
+            return False
+        except CheckFailed as err:
+            RESULTS[name] = False
+            if _STRICT[0]:
+                raise
+            text = str(err)
+            text = text[len(name) + 2:] if text.startswith(name + ": ") else text
+            print("\n".join(_short(text, f"{name} FAILED: ")), flush=True)
+            return False
+        except Exception as err:  # noqa: BLE001 - a wrong answer may fail in any way; report it, never crash
+            RESULTS[name] = False
+            message = (f"{name}: your code raised {_first_line(err)}. Run your function on a small input "
+                       "in a cell of its own to see where.")
+            if _STRICT[0]:
+                raise CheckFailed(message) from err
+            print("\n".join(_short(message[len(name) + 2:], f"{name} FAILED: ")), flush=True)
+            return False
+        RESULTS[name] = True
+        return True
+
+    wrapped.__wrapped_check__ = fn
+    return wrapped
+
+
+def summary() -> dict[str, bool]:
+    """Print how many checks passed so far, and which are still to do; return the results."""
+    done = [k for k, ok in RESULTS.items() if ok]
+    todo = [k for k, ok in RESULTS.items() if not ok]
+    print(f"Checks passed: {len(done)} of {len(RESULTS)} run." + (f" Still to do: {', '.join(todo)}." if todo else
+          (" All done." if RESULTS else " Run the check cells first.")), flush=True)
+    return dict(RESULTS)
+
+
+def results() -> dict[str, bool]:
+    """The checks run so far in this kernel and whether each passed (read by the grader)."""
+    return dict(RESULTS)
+
+
+@contextlib.contextmanager
+def skip_if_stub():
+    """Run a demonstration cell; if it reaches a part not written yet, say so in one line and go on.
+
+    Strict mode lets the stub's exception through (the notebook tests count on it).
+    """
+    try:
+        yield
+    except NotImplementedError as err:
+        if _STRICT[0]:
+            raise
+        print("Skipped: this cell uses a function that is not written yet"
+              + (f" ({str(err).strip()[:80]})" if str(err).strip() else "") + ".", flush=True)
 
 
 def _fmt(value) -> str:
@@ -113,3 +250,30 @@ def _tensor(check: str, got, shape: tuple, what: str) -> torch.Tensor:
     if tuple(got.shape) != tuple(shape):
         fail(check, f"{what}: got shape {tuple(got.shape)}, expected {tuple(shape)}.")
     return got
+
+
+def _grads(check: str, out: torch.Tensor, inputs: dict) -> dict:
+    """The gradient of ``out`` with respect to each named input; fail, naming the input, where none flows.
+
+    A loss that detached one input (or took ``.item()`` of a term) fails here even when another
+    input still carries a gradient.
+    """
+    names = list(inputs)
+    if not out.requires_grad:
+        fail(check, "the result carries no gradient: build it from the inputs with torch operations (no .item(), "
+                    ".detach(), NumPy or new tensors from numbers), so that backward() reaches the networks.")
+    grads = torch.autograd.grad(out, [inputs[k] for k in names], allow_unused=True, retain_graph=True)
+    for k, g in zip(names, grads):
+        if g is None or not bool(torch.any(g != 0)):
+            fail(check, f"no gradient flows back to the {k}: that term was cut off from the graph (a .detach(), "
+                        f".item() or a constant in its place?) or dropped from the sum.")
+    return dict(zip(names, grads))
+
+
+def _same_type(check: str, what: str, got, expected_type, why: str = "") -> None:
+    """Fail unless ``got`` is an instance of ``expected_type`` (int is not float, a tensor is not a float)."""
+    if isinstance(got, bool) and expected_type is not bool:
+        fail(check, f"{what}: got a bool ({got}); expected {expected_type.__name__}." + (f" {why}" if why else ""))
+    if not isinstance(got, expected_type):
+        fail(check, f"{what}: got {type(got).__name__} ({_fmt(got)}), expected a {expected_type.__name__}."
+                    + (f" {why}" if why else ""))

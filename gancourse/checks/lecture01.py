@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import _fmt, fail, assert_close, passed, _run, _scalar, _logit_batches
+from gancourse.checks._core import checker, _fmt, _grads, _same_type, fail, assert_close, passed, _run, _scalar, _logit_batches
 
 
 _LOGIT_HINT = ("D returns logits s, not probabilities: log D = F.logsigmoid(s) and log(1 - D) = F.logsigmoid(-s), "
                "which stay finite at any logit.")
 
 
+@checker
 def check_discriminator_loss(fn) -> None:
     r"""Check ``fn(real_logits, fake_logits)`` against :func:`gancourse.losses.d_loss`.
 
@@ -35,10 +36,8 @@ def check_discriminator_loss(fn) -> None:
                        "on the batch size.")
         assert_close(name, f"loss on {real.shape[0]} random real and fake logits (seed {seed})", got, expected,
                      atol=1e-5, rtol=1e-5, hint=_LOGIT_HINT)
-        if not got.requires_grad:
-            fail(name, "the loss carries no gradient: build it from the logits with torch operations "
-                       "(no .item(), .detach() or NumPy), so that backward() reaches D.")
-        g_got = torch.autograd.grad(got, (real, fake))
+        per_input = _grads(name, got, {"real logits": real, "fake logits": fake})
+        g_got = (per_input["real logits"], per_input["fake logits"])
         g_exp = torch.autograd.grad(expected, (real, fake))
         for what, a, b in zip(("real", "fake"), g_got, g_exp):
             assert_close(name, f"gradient with respect to the {what} logits", a, b, atol=1e-6, rtol=1e-5)
@@ -51,6 +50,7 @@ def check_discriminator_loss(fn) -> None:
     passed(name, "binary cross-entropy from logits, mean over the batch, finite at logits of +-200.")
 
 
+@checker
 def check_generator_loss(fn) -> None:
     r"""Check ``fn(fake_logits)`` against the non-saturating :func:`gancourse.losses.g_loss_nonsaturating`.
 
@@ -78,9 +78,7 @@ def check_generator_loss(fn) -> None:
             fail(name, "got the sum over the batch; take the mean (.mean()).")
         assert_close(name, f"loss on {fake.shape[0]} random fake logits (seed {seed})", got, expected,
                      atol=1e-5, rtol=1e-5, hint=_LOGIT_HINT)
-        if not got.requires_grad:
-            fail(name, "the loss carries no gradient: build it from the logits with torch operations.")
-        assert_close(name, "gradient with respect to the fake logits", torch.autograd.grad(got, fake)[0],
+        assert_close(name, "gradient with respect to the fake logits", _grads(name, got, {"fake logits": fake})["fake logits"],
                      torch.autograd.grad(expected, fake)[0], atol=1e-6, rtol=1e-5)
     fake = torch.tensor([-200.0, 200.0, 0.0])
     got = _scalar(name, _run(name, fn, fake, hint=_LOGIT_HINT), "the loss")
@@ -142,6 +140,7 @@ def _toy_game(seed: int):
     return G, D, opt_g, opt_d
 
 
+@checker
 def check_train_step(fn) -> None:
     """Check ``fn(G, D, opt_g, opt_d, x_real, z) -> (loss_d, loss_g)``, one alternating step, against the reference.
 
@@ -188,3 +187,111 @@ def check_train_step(fn) -> None:
                                              f"the G loss (not the other way round), each after its own "
                                              f"zero_grad(); D steps first, then G is scored by the updated D.")
     passed(name, "three alternating steps match the reference: D on detached fakes, then G through D.")
+
+
+class _SpyStep:
+    """Stands in for the learner's ``train_step``: records every call and returns known, distinct losses."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        k = len(self.calls)
+        return 0.5 + 0.01 * k, 2.0 + 0.1 * k  # (loss_d, loss_g), different at every step and between the two
+
+
+class _SpySampler:
+    """Stands in for the data's ``sample``: records the batch sizes asked for and the batches returned."""
+
+    def __init__(self, seed: int):
+        self.sizes, self.batches = [], []
+        self.g = torch.Generator().manual_seed(seed)
+
+    def __call__(self, n, *args, **kwargs):
+        self.sizes.append(n)
+        x = torch.randn(int(n), 1, generator=self.g) + 2.0  # (n, 1)
+        self.batches.append(x)
+        return x
+
+
+@checker
+def check_train_loop(fn) -> None:
+    """Check ``fn(step, G, D, opt_g, opt_d, sample_real, num_steps, batch_size, z_dim) -> (losses_d, losses_g)``.
+
+    Runs the loop with a recording ``step`` and a recording sampler, for several ``num_steps``
+    (including 1 and an odd number) and irregular batch and noise sizes, and checks piece by piece:
+    ``step`` called once per training step with the players and optimisers in their places, a fresh
+    real batch of ``batch_size`` and fresh standard normal noise of shape (batch_size, z_dim) at every
+    step, and the two lists of floats returned in order. Lecture 01 exercise.
+    """
+    from gancourse.toy import Discriminator, Generator
+
+    name = "check_train_loop"
+    G, D = Generator(z_dim=3, data_dim=1, hidden=(4,)), Discriminator(data_dim=1, hidden=(4,))
+    opt_g, opt_d = _PlainSGD(G.parameters(), lr=0.1), _PlainSGD(D.parameters(), lr=0.1)
+    all_z = []
+    for num_steps, batch_size, z_dim in ((7, 37, 3), (1, 8, 5), (12, 50, 2)):
+        step, sampler = _SpyStep(), _SpySampler(num_steps)
+        where = f"with num_steps={num_steps}, batch_size={batch_size}, z_dim={z_dim}"
+        out = _run(name, fn, step, G, D, opt_g, opt_d, sampler, num_steps, batch_size, z_dim)
+        if not step.calls:
+            fail(name, f"{where}: the step you were given (the argument `step`) was never called. Call step(...) "
+                       "inside the loop, not train_step by its name, so the loop works with any step function.")
+        if len(step.calls) != num_steps:
+            fail(name, f"{where}: the step ran {len(step.calls)} times, expected {num_steps}: one step per pass, "
+                       "num_steps passes (an off-by-one in the range?).")
+        for k, args in enumerate(step.calls):
+            if len(args) != 6:
+                fail(name, f"{where}: step was called with {len(args)} arguments; it takes six: "
+                           "(G, D, opt_g, opt_d, x_real, z).")
+            for i, (obj, what) in enumerate(((G, "G"), (D, "D"), (opt_g, "opt_g"), (opt_d, "opt_d"))):
+                if args[i] is not obj:
+                    fail(name, f"{where}: argument {i + 1} of step should be {what}; check the order "
+                               "step(G, D, opt_g, opt_d, x_real, z).")
+        if len(sampler.sizes) != num_steps:
+            fail(name, f"{where}: the real data were sampled {len(sampler.sizes)} times; draw a fresh real batch "
+                       "at every step (inside the loop), not once for the whole run.")
+        if any(int(n) != batch_size for n in sampler.sizes):
+            fail(name, f"{where}: real batches of sizes {sorted(set(int(n) for n in sampler.sizes))}; ask "
+                       "sample_real for batch_size points.")
+        for k, args in enumerate(step.calls):
+            x_real, z = args[4], args[5]
+            if x_real is not sampler.batches[k]:
+                fail(name, f"{where}: step {k} was not given the real batch drawn for it; pass the batch that "
+                           "sample_real(batch_size) returned at this step.")
+            if not isinstance(z, torch.Tensor) or tuple(z.shape) != (batch_size, z_dim):
+                got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+                fail(name, f"{where}: the noise z has shape {got}, expected (batch_size, z_dim) = "
+                           f"({batch_size}, {z_dim}): one row of z_dim numbers per sample.")
+            if not z.is_floating_point():
+                fail(name, f"{where}: z has dtype {z.dtype}; draw it as floats from a standard normal.")
+            if k > 0 and torch.equal(z, step.calls[k - 1][5]):
+                fail(name, f"{where}: steps {k - 1} and {k} got the same z; draw fresh noise at every step.")
+            all_z.append(z.detach().reshape(-1))
+        if out is None:
+            fail(name, "your loop returned None; return the two lists (losses_d, losses_g).")
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            fail(name, f"return two lists, (losses_d, losses_g); got {_fmt(out)}.")
+        losses_d, losses_g = out
+        expected_d = [0.5 + 0.01 * (k + 1) for k in range(num_steps)]
+        expected_g = [2.0 + 0.1 * (k + 1) for k in range(num_steps)]
+        for what, got, exp in (("losses_d", losses_d, expected_d), ("losses_g", losses_g, expected_g)):
+            if not isinstance(got, list):
+                fail(name, f"{what} is a {type(got).__name__}; return a plain list of floats, one per step.")
+            if len(got) != num_steps:
+                fail(name, f"{where}: {what} has {len(got)} entries, expected one per step ({num_steps}).")
+            for v in got:
+                if isinstance(v, torch.Tensor):
+                    fail(name, f"{what} holds tensors; store numbers (float), which keep no graph alive.")
+                _same_type(name, f"an entry of {what}", v, float)
+        if [round(v, 9) for v in losses_d] == [round(v, 9) for v in expected_g]:
+            fail(name, "losses_d and losses_g are swapped: step returns (loss_d, loss_g), in that order.")
+        for what, got, exp in (("losses_d", losses_d, expected_d), ("losses_g", losses_g, expected_g)):
+            if any(abs(a - b) > 1e-9 for a, b in zip(got, exp)):
+                fail(name, f"{where}: {what} does not hold the losses step returned, in order, one per step.")
+    z = torch.cat(all_z)
+    if abs(float(z.mean())) > 0.2 or abs(float(z.std()) - 1) > 0.2:
+        fail(name, f"the noise has mean {float(z.mean()):.2f} and std {float(z.std()):.2f}; draw z from a standard "
+                   "normal (torch.randn), mean 0 and std 1, as the generator was built for.")
+    passed(name, "one step per pass with fresh real data and fresh N(0, I) noise, losses returned in order.")

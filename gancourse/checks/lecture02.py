@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gancourse.checks._core import fail, assert_close, passed, _run, _number
+from gancourse.checks._core import checker, fail, assert_close, passed, _run, _number
 
 
+@checker
 def check_optimal_discriminator(fn) -> None:
     r"""Check ``fn(p_data, p_g)`` against :func:`gancourse.divergences.optimal_discriminator`.
 
@@ -33,6 +34,7 @@ def check_optimal_discriminator(fn) -> None:
     passed(name, "D* = p_data / (p_data + p_G), 1 where only data lives, 0 where only fakes, 1/2 where neither.")
 
 
+@checker
 def check_jsd(fn) -> None:
     r"""Check ``fn(p, q)`` against :func:`gancourse.divergences.jsd` (nats, normalised inside, 0 log 0 = 0).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gancourse.checks._core import _fmt, fail, assert_close, passed, _run
+from gancourse.checks._core import checker, _fmt, fail, assert_close, passed, _run
 
 
 def _leaf_modules(module) -> list:
@@ -49,6 +49,7 @@ def _param_hint(got: int, expected: int, model, who: str) -> str:
     return f"check the widths of {who}'s layers (doubling or halving at each layer) and the kernel size 4."
 
 
+@checker
 def check_dcgan_generator(fn) -> None:
     """Check ``fn(nz, ngf, channels)``: the cookbook generator for 32x32 images.
 
@@ -104,6 +105,7 @@ def _check_dcgan_generator(fn) -> None:
                  "batch norm on the hidden layers only.")
 
 
+@checker
 def check_dcgan_discriminator(fn) -> None:
     """Check ``fn(ndf, channels)``: the cookbook discriminator for 32x32 images, returning logits.
 
@@ -210,7 +212,7 @@ def _dcgan_game(seed: int):
     from gancourse.dcgan import build_dcgan
 
     torch.manual_seed(seed)
-    G, D = build_dcgan(nz=8, width=4, channels=1, img_size=32)
+    G, D = build_dcgan(z_dim=8, width=4, channels=1, img_size=32)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))  # different rates: swapped
     opt_d = torch.optim.Adam(D.parameters(), lr=3e-3, betas=(0.5, 0.999))  # optimisers show
     return G, D, opt_g, opt_d
@@ -220,6 +222,7 @@ def _same_weights(a, b, atol: float = 1e-5) -> bool:
     return all(torch.allclose(p, q, atol=atol, rtol=1e-4) for p, q in zip(a.parameters(), b.parameters()))
 
 
+@checker
 def check_dcgan_train_step(fn) -> None:
     """Check ``fn(G, D, opt_g, opt_d, x_real, z_d, z_g) -> (loss_d, loss_g)``: one DCGAN step on images.
 

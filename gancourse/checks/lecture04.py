@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import _fmt, fail, assert_close, passed, _run
+from gancourse.checks._core import checker, _fmt, fail, assert_close, passed, _run
 
 
 def _coverage_triple(check: str, got, what: str):
@@ -18,6 +18,7 @@ def _coverage_triple(check: str, got, what: str):
     return modes, high_quality, np.asarray(counts)
 
 
+@checker
 def check_mode_coverage(fn) -> None:
     r"""Check ``fn(samples, centers, std)`` against :func:`gancourse.metrics.mode_coverage`.
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import fail, assert_close, passed, _run, _scalar, _logit_batches
+from gancourse.checks._core import checker, fail, assert_close, passed, _run, _scalar, _logit_batches
 
 
+@checker
 def check_critic_loss(fn) -> None:
     r"""Check ``fn(real_scores, fake_scores)`` against :func:`gancourse.losses.critic_loss`,
     :math:`L_C = \mathbb{E}[f(\tilde x)] - \mathbb{E}[f(x)]` (raw scores, no sigmoid, no log). Lecture 05 exercise."""
@@ -30,6 +31,7 @@ def check_critic_loss(fn) -> None:
     passed(name, "E[f(G(z))] - E[f(x)], the negative of the critic's W1 estimate.")
 
 
+@checker
 def check_generator_wasserstein_loss(fn) -> None:
     r"""Check ``fn(fake_scores)`` against :func:`gancourse.losses.generator_wasserstein_loss`,
     :math:`L_G = -\mathbb{E}[f(G(z))]`. Lecture 05 exercise."""
@@ -61,6 +63,7 @@ class _LinearCritic(torch.nn.Module):
         return x.flatten(start_dim=1) @ self.a + self.b  # (B,)
 
 
+@checker
 def check_gradient_penalty(fn) -> None:
     r"""Check ``fn(critic, real, fake)``, the WGAN-GP penalty :math:`\mathbb{E}[(\lVert\nabla f(\hat x)\rVert_2 - 1)^2]`.
 

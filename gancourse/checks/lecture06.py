@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gancourse.checks._core import fail, assert_close, passed, _run
+from gancourse.checks._core import checker, fail, assert_close, passed, _run
 
 
 _POWER_HINT = ("Each step: v = normalize(W^T u), then u = normalize(W v); after the loop v = normalize(W^T u) "
@@ -27,6 +27,7 @@ def _triple(check: str, got, m: int, n: int):
     return sigma.reshape(()), u, v
 
 
+@checker
 def check_power_iteration(fn) -> None:
     r"""Check ``fn(W, u, n_iter) -> (sigma, u, v)`` against :func:`gancourse.spectral.power_iteration`.
 

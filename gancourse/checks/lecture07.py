@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gancourse.checks._core import fail, assert_close, passed, _run
+from gancourse.checks._core import checker, fail, assert_close, passed, _run
 
 
 _PROJECTION_HINT = ("D(x, y) = psi(phi(x)) + <embed(y), phi(x)>: psi(features) has shape (B, 1), squeeze it to (B,); "
@@ -12,6 +12,7 @@ _PROJECTION_HINT = ("D(x, y) = psi(phi(x)) + <embed(y), phi(x)>: psi(features) h
                     "would run over the batch).")
 
 
+@checker
 def check_projection_score(fn) -> None:
     r"""Check ``fn(features, y, psi, embed) -> (B,)`` against :func:`gancourse.conditional.projection_score`.
 

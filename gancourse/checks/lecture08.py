@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gancourse.checks._core import fail, assert_close, passed, _run, _diagnose, _tensor
+from gancourse.checks._core import checker, fail, assert_close, passed, _run, _diagnose, _tensor
 
 
 def _adain_variant(x, scale, bias, eps, dims=(2, 3), unbiased=False, eps_inside=True):
@@ -14,6 +14,7 @@ def _adain_variant(x, scale, bias, eps, dims=(2, 3), unbiased=False, eps_inside=
     return scale[:, :, None, None] * x_norm + bias[:, :, None, None]
 
 
+@checker
 def check_adain(fn) -> None:
     r"""Check ``fn(x, scale, bias, eps=1e-5)`` against :func:`gancourse.stylegan.adain`.
 
@@ -82,6 +83,7 @@ def check_adain(fn) -> None:
     passed(name, "each sample's channels get mean y_b and std y_s, statistics over H x W, eps inside the root.")
 
 
+@checker
 def check_pixel_norm(fn) -> None:
     r"""Check ``fn(z)`` against :func:`gancourse.stylegan.pixel_norm`: :math:`z / \sqrt{\frac1Z\sum_j z_j^2 + \epsilon}`.
 
@@ -112,6 +114,7 @@ def check_pixel_norm(fn) -> None:
     passed(name, "every latent scaled to unit root-mean-square, per sample, finite at z = 0.")
 
 
+@checker
 def check_mapping_network(fn) -> None:
     r"""Check ``fn(z, layers)`` against :class:`gancourse.stylegan.MappingNetwork`.
 

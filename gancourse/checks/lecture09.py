@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import _fmt, fail, assert_close, passed, _run, _number
+from gancourse.checks._core import checker, _fmt, fail, assert_close, passed, _run, _number
 
 
 def _spd(rng, n: int) -> np.ndarray:
@@ -49,6 +49,7 @@ def _fd_variants(mu1, s1, mu2, s2) -> dict:
     }
 
 
+@checker
 def check_frechet_distance(fn) -> None:
     r"""Check ``fn(mu1, sigma1, mu2, sigma2)`` against :func:`gancourse.metrics.frechet_distance`.
 
@@ -102,6 +103,7 @@ def check_frechet_distance(fn) -> None:
                  "and 40 dimensions match the reference.")
 
 
+@checker
 def check_feature_statistics(fn) -> None:
     r"""Check ``fn(features)`` (N, F) -> ``(mu, sigma)`` against :func:`gancourse.metrics.feature_statistics`.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gancourse.checks._core import fail, assert_close, passed, _run, _scalar, _diagnose
+from gancourse.checks._core import checker, fail, assert_close, passed, _run, _scalar, _diagnose
 
 
 def _size_variant(n: int, layers, padding: bool = True, stride: bool = True, ceil: bool = False) -> int:
@@ -17,6 +17,7 @@ def _size_variant(n: int, layers, padding: bool = True, stride: bool = True, cei
     return n
 
 
+@checker
 def check_patch_output_size(fn) -> None:
     """Check ``fn(n, layers) -> int``: the side of a PatchGAN's score map for an n x n input. Lecture 10."""
     from gancourse.translation import patch_output_size
@@ -50,6 +51,7 @@ def check_patch_output_size(fn) -> None:
     passed(name, "the score map's side matches the reference for pix2pix's 70x70 PatchGAN (256 -> 30) and 5 other stacks.")
 
 
+@checker
 def check_cycle_loss(fn) -> None:
     """Check ``fn(x, x_cycled, y, y_cycled) -> scalar``: CycleGAN's cycle-consistency term. Lecture 10."""
     from gancourse.translation import cycle_consistency_loss

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import fail, assert_close, passed, _run, _diagnose, _tensor
+from gancourse.checks._core import checker, fail, assert_close, passed, _run, _diagnose, _tensor
 
 
+@checker
 def check_slerp(fn) -> None:
     """Check ``fn(a, b, t)``: spherical interpolation of rows a, b (B, Z) at fractions t (B,). Lecture 11."""
     from gancourse.latent import lerp, slerp
@@ -56,6 +57,7 @@ def _too_strong_reference(loss_d, loss_g) -> bool:
     return d_late < 0.15 * 2 * math.log(2) and g_late > g_early
 
 
+@checker
 def check_discriminator_too_strong(fn) -> None:
     """Check ``fn(loss_d, loss_g) -> bool``: the rule "discriminator too strong" of the training doctor. Lecture 11."""
     import math
