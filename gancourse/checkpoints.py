@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from gancourse.config import cache_dir
+from gancourse.config import CACHE_ENV, cache_dir, check_writable
 
 
 def cache_path(name: str | os.PathLike) -> Path:
@@ -56,8 +56,21 @@ def keyed_name(kind: str, name: str, seed: int, settings: str) -> str:
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files of earlier saves of ``path`` that were killed before they could clean up."""
+    """Temporary files of earlier saves of ``path`` that were killed before they could clean up.
+
+    A temporary whose process still runs is another save in progress (two processes training one
+    recipe into one cache): it is left alone, or that save would fail at its rename.
+    """
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            pid = int(stale.name[len(path.name) + 2:-len(".tmp")])
+            if pid != os.getpid():
+                os.kill(pid, 0)  # raises ProcessLookupError when no such process exists
+                continue  # alive: its save is still running
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):
+            continue  # not a name this module writes, or a live process of another user
         with contextlib.suppress(OSError):
             stale.unlink()
 
@@ -77,9 +90,11 @@ def save(state: dict, path: str | os.PathLike) -> Path:
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(err, (OSError, RuntimeError)):  # torch's error for an unwritable folder names no path
+            check_writable(path.parent, CACHE_ENV)
         raise
     return path
 
@@ -105,7 +120,7 @@ def load(path: str | os.PathLike, remedy: str | None = None) -> dict:
     except pickle.UnpicklingError:
         raise CheckpointError(f"{path} holds objects other than tensors, lists, dicts, numbers and strings: it was "
                               f"not written by gancourse. Delete it and {how}.") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, IndexError, KeyError, ValueError) as err:
         raise CheckpointError(f"cannot read the checkpoint {path}: it is truncated or not a torch file "
                               f"({type(err).__name__}). Delete it and {how}.") from None
     if not isinstance(state, dict):
