@@ -18,6 +18,7 @@ import torch
 FAST_ENV = "GANCOURSE_FAST"
 DATA_ENV = "GANCOURSE_DATA"
 CACHE_ENV = "GANCOURSE_CACHE"
+SEED_ENV = "GANCOURSE_SEED"
 
 
 def device() -> torch.device:
@@ -30,14 +31,44 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (and CUDA), so that a run on the CPU repeats exactly.
+def seed_offset() -> int:
+    """The offset added to every seed the course draws: ``$GANCOURSE_SEED``, default 0.
 
-    On CUDA it also asks for deterministic cuBLAS workspaces and turns off cuDNN's autotuner, so
-    GPU runs vary less; GPU results are still compared with tolerances, never exactly. Lecture 00.
+    A claim that holds for seed 0 only teaches nothing; ``GANCOURSE_SEED=1`` re-runs the whole course
+    from other seeds (``make robust`` does so, and prints every checked claim that changes). Lecture 00.
+    """
+    value = os.environ.get(SEED_ENV, "").strip()
+    if value == "":
+        return 0
+    try:
+        offset = int(value)
+    except ValueError:
+        offset = -1
+    if offset < 0 or offset >= 2**31:
+        raise ValueError(f"{SEED_ENV} must be a whole number from 0 to {2**31 - 1} (the offset added to every "
+                         f"seed of the course), got {value!r}. Unset it for the default, 0.")
+    return offset
+
+
+def course_seed(seed: int) -> int:
+    """The seed actually used for the course's seed ``seed``: ``seed + seed_offset()``.
+
+    Every place that turns a seed into random state calls this once (:func:`seed_everything`, the
+    training loops' streams, the cached runs' file names), so one variable moves every run. Lecture 00.
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r}).")
+    return seed + seed_offset()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (and CUDA) with ``course_seed(seed)``, so that a run on the CPU repeats exactly.
+
+    The seed is shifted by ``$GANCOURSE_SEED`` (see :func:`seed_offset`; 0 unless set). On CUDA it also
+    asks for deterministic cuBLAS workspaces and turns off cuDNN's autotuner, so GPU runs vary less; GPU
+    results are still compared with tolerances, never exactly. Lecture 00.
+    """
+    seed = course_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
