@@ -150,3 +150,25 @@ class one_thread(contextlib.ContextDecorator):
     def __exit__(self, *exc) -> bool:
         torch.set_num_threads(self._saved.pop())
         return False
+
+
+#: The version of what :func:`cached` stores. 2: histories are :class:`gancourse.train.History`
+#: (1, unmarked: the toy loop's own history, before the course had one loop).
+CACHE_FORMAT = 2
+
+
+def cached(path: str | os.PathLike, make, retrain: bool = False) -> dict:
+    """The dictionary cached at ``path``, or ``make()`` saved there (atomically) when absent, stale or ``retrain``.
+
+    A file of another :data:`CACHE_FORMAT` (written by an older version of the course) is computed
+    again, with one line saying so. Lectures 01, 04, 11.
+    """
+    path = cache_path(path)
+    if path.exists() and not retrain:
+        state = load(path)
+        if state.get("format") == CACHE_FORMAT:
+            return state
+        print(f"{path.name} in the cache folder was written by an older version of gancourse; computing it again.")
+    state = {"format": CACHE_FORMAT, **make()}
+    save(state, path)
+    return state

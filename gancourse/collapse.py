@@ -28,7 +28,6 @@ Lectures 04 (the fixes, the table) and 05 (the same table for WGAN-GP).
 from __future__ import annotations
 
 import dataclasses
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -38,8 +37,10 @@ from torch import nn
 from torch.func import functional_call
 
 from gancourse import losses
-from gancourse.config import budget, cache_dir, seed_everything
-from gancourse.toy import _ACTIVATIONS, MLP, Discriminator, Generator, ToyHistory, grid_2d, hash_str, train_toy
+from gancourse import checkpoints
+from gancourse.config import budget, seed_everything
+from gancourse.toy import _ACTIVATIONS, MLP, Discriminator, Generator, grid_2d, train_toy
+from gancourse.train import History
 
 # --------------------------------------------------------------------------------------------
 # Minibatch standard deviation
@@ -188,7 +189,7 @@ def unroll_discriminator(D: nn.Module, x_real: torch.Tensor, x_fake: torch.Tenso
 
 
 class UnrolledGeneratorLoss:
-    r"""The unrolled generator objective, as a ``g_objective`` for :func:`gancourse.toy.train_toy`.
+    r"""The unrolled generator objective, as a ``g_objective`` for :func:`gancourse.train.train_gan`.
 
     Called as ``(G, D, z, x_real) -> loss``: draws the fakes :math:`G(z)`, unrolls D ``k`` steps
     on them and ``x_real`` with :func:`unroll_discriminator`, then returns
@@ -246,7 +247,7 @@ class RingSetting:
     def key(self, seed: int) -> str:
         """A file name that changes whenever a setting or the seed changes."""
         parts = "|".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
-        return f"ring-{self.method}-seed{seed}-{hash_str(parts) % 10**10:010d}.pt"
+        return checkpoints.keyed_name("ring", self.method, seed, parts)
 
 
 def ring_players(setting: RingSetting, seed: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -266,7 +267,7 @@ def ring_players(setting: RingSetting, seed: int = 0) -> tuple[nn.Module, nn.Mod
     return G, D
 
 
-def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, ToyHistory]:
+def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, History]:
     from gancourse.data import Ring2D
 
     G, D = ring_players(setting, seed)
@@ -288,18 +289,18 @@ def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, 
 
 @dataclass
 class RingRun:
-    """One cached run: the setting, the seed, its :class:`~gancourse.toy.ToyHistory`, and the coverage
+    """One cached run: the setting, the seed, its :class:`~gancourse.train.History`, and the coverage
     at each snapshot (``modes``, ``high_quality``: lists aligned with ``history.snapshot_steps``). Lecture 04."""
 
     setting: RingSetting
     seed: int
-    history: ToyHistory
+    history: History
     modes: list
     high_quality: list
 
     def players(self) -> tuple[nn.Module, nn.Module]:
         """The trained ``(G, D)`` at the end of the run, loaded from the cache folder."""
-        state = torch.load(cache_dir() / self.setting.key(self.seed), map_location="cpu", weights_only=True)
+        state = checkpoints.load(self.setting.key(self.seed))
         G, D = ring_players(self.setting, self.seed)
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -320,22 +321,13 @@ def ring_run(setting: RingSetting, seed: int = 0, retrain: bool = False) -> Ring
     from gancourse.data import Ring2D
     from gancourse.metrics import mode_coverage
 
-    path = cache_dir() / setting.key(seed)
-    if path.exists() and not retrain:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        history = ToyHistory.from_state_dict(state["history"])
-    else:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            G, D, history = _train_ring(setting, seed)
-        finally:
-            torch.set_num_threads(threads)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        torch.save({"history": history.state_dict(), "seed": seed, "G": G.state_dict(), "D": D.state_dict(),
-                    "config": {k: (list(v) if isinstance(v, tuple) else v)
-                               for k, v in dataclasses.asdict(setting).items()}}, tmp)
-        os.replace(tmp, path)
+    @checkpoints.one_thread()
+    def make() -> dict:
+        G, D, history = _train_ring(setting, seed)
+        config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(setting).items()}
+        return {"history": history.to_dict(), "seed": seed, "G": G.state_dict(), "D": D.state_dict(), "config": config}
+
+    history = History.from_dict(checkpoints.cached(setting.key(seed), make, retrain)["history"])
     centers = Ring2D(std=setting.std).centers
     cover = [mode_coverage(s.samples, centers, setting.std) for s in history.snapshots]
     return RingRun(setting, seed, history, [c.modes for c in cover], [c.high_quality for c in cover])
@@ -352,7 +344,7 @@ def ring_table(settings, seeds, workers: int = 1) -> list[RingRun]:
     the results are identical to training them one after the other. Lecture 04.
     """
     jobs = [(s, seed) for s in settings for seed in seeds]
-    missing = [j for j in jobs if not (cache_dir() / j[0].key(j[1])).exists()]
+    missing = [j for j in jobs if not checkpoints.cache_path(j[0].key(j[1])).exists()]
     if workers > 1 and len(missing) > 1:
         import multiprocessing
 
@@ -406,8 +398,9 @@ def lecture_settings() -> dict:
 def mean_pairwise_distance(images: torch.Tensor) -> float:
     r"""The mean Euclidean distance between two different images of a batch, :math:`\frac{1}{B(B-1)}\sum_{i \ne j}\lVert x_i - x_j\rVert_2`.
 
-    A diversity number in pixel space: near 0 when the images are copies of one another. (B, ...) with B >= 2.
-    Lecture 04.
+    A diversity number, near 0 when the samples are copies of one another: in pixel space (lecture 04),
+    or in a classifier's feature space (lecture 08's truncation trade-off). (B, ...) with B >= 2, flattened
+    to (B, F). Lectures 04 and 08.
     """
     if images.shape[0] < 2:
         raise ValueError(f"need at least 2 images to compare, got {images.shape[0]}.")

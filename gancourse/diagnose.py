@@ -34,6 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gancourse import checkpoints
+from gancourse.checkpoints import one_thread
+from gancourse.metrics import precision_recall
+from gancourse.train import History
+
 #: :math:`L_D` of the cross-entropy discriminator at :math:`D = \tfrac12`: :math:`2 \log 2`.
 EQUILIBRIUM_D_LOSS = 2 * math.log(2)
 
@@ -91,56 +96,25 @@ class Diagnosis:
 
 
 # --------------------------------------------------------------------------------------------
-# Reading a history (train.History, toy.ToyHistory or a dict of lists)
+# Reading a history (a train.History or a dict of its lists)
 # --------------------------------------------------------------------------------------------
 
-_ALIASES = {"loss_d": ("loss_d", "d_loss"), "loss_g": ("loss_g", "g_loss"), "d_real": ("d_real",),
-            "d_fake": ("d_fake",), "grad_norm_g": ("grad_norm_g", "g_grad_norm")}
+CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g")
 
 
 def curves(history) -> dict:
-    """The curves :func:`diagnose` reads, as float64 arrays (T,), from a :class:`gancourse.train.History`,
-    a :class:`gancourse.toy.ToyHistory` or a dict; plus ``samples`` (the last recorded samples, flattened to
-    (N, F), or None) and ``probabilities`` (whether ``d_real``/``d_fake`` are probabilities). Lecture 11."""
-    get = (lambda k: history.get(k)) if isinstance(history, dict) else (lambda k: getattr(history, k, None))
-    out = {}
-    for key, names in _ALIASES.items():
-        values = next((get(n) for n in names if get(n) is not None), None)
-        out[key] = None if values is None else np.asarray(values, dtype=np.float64)
+    """The curves :func:`diagnose` reads, as float64 arrays (T,), from a :class:`gancourse.train.History` or a
+    dict with the same names; plus ``samples`` (the last recorded samples, flattened to (N, F), or None) and
+    ``probabilities`` (whether ``d_real``/``d_fake`` are probabilities). Lecture 11."""
+    state = history if isinstance(history, dict) else history.to_dict()
+    out = {k: None if state.get(k) is None else np.asarray(state[k], dtype=np.float64) for k in CURVES}
     if out["loss_d"] is None or out["loss_g"] is None:
-        raise ValueError("the history has no discriminator and generator losses (loss_d/loss_g or d_loss/g_loss); "
-                         "pass a train.History, a toy.ToyHistory or a dict with those lists.")
-    samples = None
-    if get("snapshots"):
-        samples = np.asarray(get("snapshots")[-1].samples, dtype=np.float64)
-    elif get("samples"):
-        samples = torch.as_tensor(get("samples")[-1]).double().flatten(1).numpy()
-    out["samples"] = samples
-    prob = get("probabilities")
-    if prob is None:
-        prob = get("d_output") in (None, "probability")
-    out["probabilities"] = bool(prob)
+        raise ValueError("the history has no discriminator and generator losses (loss_d, loss_g); "
+                         "pass a train.History or a dict with those lists.")
+    samples = state.get("samples")
+    out["samples"] = torch.as_tensor(samples[-1]).double().flatten(1).numpy() if samples else None
+    out["probabilities"] = state.get("d_output", "probability") == "probability"
     return out
-
-
-def knn_recall(real, fake, k: int = 5, max_points: int = 1000) -> float:
-    r"""The share of real points that lie within the k-NN radius of some generated point.
-
-    .. math:: \text{recall} = \frac1N\sum_i \mathbb 1\big[\exists j:\ \lVert x_i - \tilde x_j\rVert \le
-              \lVert \tilde x_j - \mathrm{NN}_k^{fake}(\tilde x_j)\rVert\big]
-
-    Kynkäänniemi et al. 2019 (arXiv:1904.06991), eq. 2 with the roles of real and fake swapped, as
-    recall. A generator that covers the data scores near 1, a collapsed one low. Inputs (N, F) and
-    (M, F); at most ``max_points`` of each are used. Lecture 11.
-    """
-    real = torch.as_tensor(np.asarray(real), dtype=torch.float64).flatten(1)[:max_points]
-    fake = torch.as_tensor(np.asarray(fake), dtype=torch.float64).flatten(1)[:max_points]
-    if len(fake) <= k:
-        raise ValueError(f"need more than k={k} generated points, got {len(fake)}.")
-    d_ff = torch.cdist(fake, fake)  # (M, M)
-    radius = d_ff.kthvalue(k + 1, dim=1).values  # (M,) the k-th neighbour, skipping itself
-    d_rf = torch.cdist(real, fake)  # (N, M)
-    return float((d_rf <= radius[None, :]).any(dim=1).double().mean())
 
 
 def _window(values: np.ndarray, frac: float, end: bool = True) -> tuple[np.ndarray, int, int]:
@@ -229,10 +203,12 @@ def rule_instability(c: dict, late: float = 0.5, smooth: int = 25, threshold: fl
 
 def rule_collapse(c: dict, reference, late: float = 0.3, recall_max: float = 0.3, band: float = 0.5) -> Finding | None:
     r"""Collapse: :math:`L_D` within ``band`` (relative) of :math:`2\log 2` over the last ``late`` share of
-    steps while the last samples' k-NN recall against ``reference`` is below ``recall_max``. Lecture 11."""
+    steps while the last samples' k-NN recall against ``reference`` is below ``recall_max``
+    (:func:`gancourse.metrics.precision_recall` with k = 5, on at most 1,000 points of each). Lecture 11."""
     if reference is None or c.get("samples") is None:
         return None
-    recall = knn_recall(reference, c["samples"])
+    real = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)  # (N, F)
+    recall = precision_recall(real[:1000], c["samples"][:1000], k=5).recall
     c.setdefault("_numbers", {})["recall"] = recall
     d_late, lo, hi = _window(c["loss_d"], late)
     near = abs(np.mean(d_late) - EQUILIBRIUM_D_LOSS) < band * EQUILIBRIUM_D_LOSS
@@ -247,7 +223,7 @@ def rule_collapse(c: dict, reference, late: float = 0.3, recall_max: float = 0.3
 def diagnose(history, reference=None) -> Diagnosis:
     """Name what is wrong with a training run, each with its evidence (curve, steps) and remedy.
 
-    ``history``: a :class:`gancourse.train.History`, a :class:`gancourse.toy.ToyHistory` or a dict of
+    ``history``: a :class:`gancourse.train.History` or a dict of
     lists (``loss_d``, ``loss_g``, ``d_real``, ``d_fake``, ``grad_norm_g``). ``reference``: real data
     (N, F) or images (N, C, H, W) to compare the last samples with (the collapse rule needs it).
     The rules run in the order of :data:`RULES`; non-finite values end the diagnosis (the other curves
@@ -303,8 +279,9 @@ def demo_data(name: str):
     return Ring2D(std=0.05) if DEMOS[name]["data"] == "ring" else GaussianMixture([[3.0, -3.0]], std=0.5)
 
 
-def record_demo(name: str, seed: int = 0, steps: int | None = None):
-    """Train demo ``name`` of :data:`DEMOS` with :func:`gancourse.toy.train_toy` on one thread; return its ToyHistory.
+@one_thread()
+def record_demo(name: str, seed: int = 0, steps: int | None = None) -> History:
+    """Train demo ``name`` of :data:`DEMOS` with :func:`gancourse.toy.train_toy` on one thread; return its History.
 
     Made to fail: ``too_strong_d`` (a wide D, 2 D steps per G step at 30x G's learning rate, a tiny G),
     ``saturating`` (the same with the saturating loss), ``lr_too_high`` (Adam at 0.05), ``collapse``
@@ -318,17 +295,12 @@ def record_demo(name: str, seed: int = 0, steps: int | None = None):
     if name not in DEMOS:
         raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}.")
     s = DEMOS[name]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        seed_everything(seed)
-        G = Generator(s.get("z_dim", 8), 2, s["g_hidden"], s.get("activation", "relu"))
-        D = Discriminator(2, s["d_hidden"], s.get("activation", "relu"))
-        return train_toy(G, D, demo_data(name), steps=steps or s["steps"], batch_size=s.get("batch_size", 256),
-                         loss=s["loss"], n_critic=s["n_critic"], lr_g=s["lr_g"], lr_d=s["lr_d"], betas=(0.5, 0.999),
-                         n_snapshot_samples=1000, seed=seed)
-    finally:
-        torch.set_num_threads(threads)
+    seed_everything(seed)
+    G = Generator(s.get("z_dim", 8), 2, s["g_hidden"], s.get("activation", "relu"))
+    D = Discriminator(2, s["d_hidden"], s.get("activation", "relu"))
+    return train_toy(G, D, demo_data(name), steps=steps or s["steps"], batch_size=s.get("batch_size", 256),
+                     loss=s["loss"], n_critic=s["n_critic"], lr_g=s["lr_g"], lr_d=s["lr_d"], betas=(0.5, 0.999),
+                     n_snapshot_samples=1000, seed=seed)
 
 
 def demo_reference(name: str, n: int = 1000, seed: int = 123) -> np.ndarray:
@@ -336,22 +308,9 @@ def demo_reference(name: str, n: int = 1000, seed: int = 123) -> np.ndarray:
     return demo_data(name).sample(n, generator=torch.Generator().manual_seed(seed)).numpy()
 
 
-def demo_history(name: str, seed: int = 0, retrain: bool = False):
-    """:func:`record_demo`, cached in :func:`gancourse.config.cache_dir` (keyed by the demo's settings), written atomically. Lecture 11."""
-    import os
-
-    from gancourse.config import cache_dir
-    from gancourse.toy import ToyHistory, hash_str
-
+def demo_history(name: str, seed: int = 0, retrain: bool = False) -> History:
+    """:func:`record_demo`, cached in the cache folder (keyed by the demo's settings; :mod:`gancourse.checkpoints`). Lecture 11."""
     if name not in DEMOS:
         raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}.")
-    key = hash_str(f"{name}|{sorted(DEMOS[name].items())}|{seed}") % 10**10
-    path = cache_dir() / f"diagnose-{name}-seed{seed}-{key:010d}.pt"
-    if path.exists() and not retrain:
-        return ToyHistory.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    history = record_demo(name, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    torch.save(history.state_dict(), tmp)
-    os.replace(tmp, path)
-    return history
+    path = checkpoints.keyed_name("diagnose", name, seed, f"{name}|{sorted(DEMOS[name].items())}|{seed}")
+    return History.from_dict(checkpoints.cached(path, lambda: {"history": record_demo(name, seed).to_dict()}, retrain)["history"])

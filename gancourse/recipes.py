@@ -19,10 +19,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from gancourse import checkpoints
 from gancourse.config import budget, mode
 from gancourse.data import image_dataset
 from gancourse.dcgan import build_dcgan
-from gancourse.train import History, checkpoint_path, clone, load_checkpoint, train_gan
+from gancourse.train import History, clone, train_gan
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def get(name: str) -> Recipe:
 
 def recipe_checkpoint(name: str) -> Path:
     """Where a recipe's checkpoint lives in this mode: ``<cache>/<name>-fast.pt`` or ``-full.pt``. Lecture 03."""
-    return checkpoint_path(f"{name}-{mode().lower()}.pt")
+    return checkpoints.cache_path(f"{name}-{mode().lower()}.pt")
 
 
 def _stored_config(recipe: Recipe, settings: dict) -> dict:
@@ -120,11 +121,13 @@ def load_or_train(name: str, retrain: bool = False, progress: bool = True) -> Tr
         G_ema = clone(G) if use_ema else None
         resume = not retrain
         if resume and path.exists():
-            ckpt = load_checkpoint(path)
+            ckpt = checkpoints.load(path, remedy=f"python -m gancourse train {name} --retrain")
             same = all(ckpt["config"].get(k) == v for k, v in stored.items())
             if same and ckpt["step"] >= train_args["steps"]:
                 return _from_checkpoint(name, ckpt, G, D, G_ema, settings, path)
             resume = same  # an unfinished run of this recipe continues; another recipe's is replaced
+            if not same and progress:
+                print(f"{path.name} in the cache folder holds an older version of the {name!r} recipe; training it again.")
         dataset = image_dataset(settings["dataset"], train=True, size=settings["img_size"])
         history = train_gan(G, D, dataset, **train_args, ema=G_ema, checkpoint=path, resume=resume,
                             progress=progress, config=stored)
@@ -164,13 +167,13 @@ register(Recipe(
     # FAST: width 16 trains best per second on a CPU; few steps, so a larger learning rate and a
     # smaller batch than the cookbook's. About 300 steps reach all ten classes on the digits.
     fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 16},
+          "model": {"z_dim": 100, "width": 16},
           "train": {"loss": "nonsaturating", "steps": 300, "batch_size": 32, "lr_g": 5e-4, "lr_d": 5e-4,
                     "betas": (0.5, 0.999), "sample_every": 25, "n_samples": 64, "checkpoint_every": 100,
                     "seed": 0}},
     # FULL: the cookbook on MNIST (width 64, Adam 2e-4, betas (0.5, 0.999), batch 128), about 10 epochs.
     full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 64},
+          "model": {"z_dim": 100, "width": 64},
           "train": {"loss": "nonsaturating", "steps": 5_000, "batch_size": 128, "lr_g": 2e-4, "lr_d": 2e-4,
                     "betas": (0.5, 0.999), "sample_every": 250, "n_samples": 64, "checkpoint_every": 500,
                     "seed": 0}},
@@ -187,14 +190,14 @@ register(Recipe(
     # rate for the short run. Measured on the digits (seed 0, 1,000 samples against 1,000 digits):
     # 100 steps gave classifier FD 216, 150 steps FD 98 with all ten classes, about 25 s on one thread.
     fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 16, "d_norm": "layer"},
+          "model": {"z_dim": 100, "width": 16, "d_norm": "layer"},
           "train": {"loss": "wasserstein", "n_critic": 5, "gp_weight": 10.0, "steps": 150, "batch_size": 32,
                     "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.9), "sample_every": 25, "n_samples": 64,
                     "checkpoint_every": 50, "seed": 0}},
     # FULL: the paper's MNIST setting (Gulrajani et al. 2017: Adam 1e-4, betas (0.5, 0.9), lambda 10,
     # n_critic 5) at the cookbook widths. Not yet measured on a GPU.
     full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 64, "d_norm": "layer"},
+          "model": {"z_dim": 100, "width": 64, "d_norm": "layer"},
           "train": {"loss": "wasserstein", "n_critic": 5, "gp_weight": 10.0, "steps": 10_000, "batch_size": 64,
                     "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "sample_every": 500, "n_samples": 64,
                     "checkpoint_every": 1_000, "seed": 0}},
@@ -243,7 +246,7 @@ def _build_sngan(settings: dict) -> tuple[nn.Module, nn.Module]:
 
     channels = 3 if settings["dataset"] == "cifar10" else 1
     model = settings["model"]
-    G = Generator(nz=model["nz"], ngf=model["width"], channels=channels, img_size=settings["img_size"])
+    G = Generator(z_dim=model["z_dim"], ngf=model["width"], channels=channels, img_size=settings["img_size"])
     G.apply(weights_init)
     return G, sn_discriminator(ndf=model["width"], channels=channels, img_size=settings["img_size"])
 
@@ -256,14 +259,14 @@ register(Recipe(
     # FAST: the lecture-03 widths; TTUR with lr_D = 4 lr_G. At 200 steps on the digits (seeds 0, 1) this
     # reached all ten classes with classifier FD 215 and 169; the same D without SN: 574 and 236.
     fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 16},
+          "model": {"z_dim": 100, "width": 16},
           "train": {"loss": "hinge", "steps": 200, "batch_size": 32, "lr_g": 5e-4, "lr_d": 2e-3,
                     "betas": (0.5, 0.999), "sample_every": 25, "n_samples": 64, "checkpoint_every": 100,
                     "seed": 0}},
     # FULL: the cookbook widths on MNIST with SN-GAN's optimiser (Miyato et al. 2018, table 1 setting
     # with TTUR: lr_G 1e-4, lr_D 4e-4). Not yet measured on a GPU.
     full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 64},
+          "model": {"z_dim": 100, "width": 64},
           "train": {"loss": "hinge", "steps": 5_000, "batch_size": 128, "lr_g": 1e-4, "lr_d": 4e-4,
                     "betas": (0.5, 0.999), "sample_every": 250, "n_samples": 64, "checkpoint_every": 500,
                     "seed": 0}},
@@ -275,7 +278,7 @@ def _build_conditional(settings: dict) -> tuple[nn.Module, nn.Module]:
 
     channels = 3 if settings["dataset"] == "cifar10" else 1
     model, size = settings["model"], settings["img_size"]
-    G = ConditionalGenerator(nz=model["nz"], n_classes=model["n_classes"], channels=channels, img_size=size,
+    G = ConditionalGenerator(z_dim=model["z_dim"], n_classes=model["n_classes"], channels=channels, img_size=size,
                              ngf=model["width"])
     D_cls = {"projection": ProjectionDiscriminator, "concat": ConcatDiscriminator}[model["discriminator"]]
     return G, D_cls(n_classes=model["n_classes"], channels=channels, img_size=size, ndf=model["width"], spectral=True)
@@ -289,13 +292,13 @@ register(Recipe(
     # FAST: SN-GAN's settings with labels. Label fidelity (the classifier's accuracy on the requested
     # class) rose from 0.10 (chance) to about 0.4 at 200 steps in our runs.
     fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 16, "n_classes": 10, "discriminator": "projection"},
+          "model": {"z_dim": 100, "width": 16, "n_classes": 10, "discriminator": "projection"},
           "train": {"loss": "hinge", "steps": 200, "batch_size": 32, "lr_g": 5e-4, "lr_d": 2e-3,
                     "betas": (0.5, 0.999), "conditional": True, "sample_every": 25, "n_samples": 100,
                     "checkpoint_every": 100, "seed": 0}},
     # FULL: MNIST, cookbook widths, SN-GAN's optimiser with TTUR. Not yet measured on a GPU.
     full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"nz": 100, "width": 64, "n_classes": 10, "discriminator": "projection"},
+          "model": {"z_dim": 100, "width": 64, "n_classes": 10, "discriminator": "projection"},
           "train": {"loss": "hinge", "steps": 5_000, "batch_size": 128, "lr_g": 1e-4, "lr_d": 4e-4,
                     "betas": (0.5, 0.999), "conditional": True, "sample_every": 250, "n_samples": 100,
                     "checkpoint_every": 500, "seed": 0}},

@@ -140,11 +140,11 @@ def test_train_toy_takes_the_unrolled_objective():
         torch.manual_seed(0)
         G, D = Generator(4, 2, hidden=(8,)), Discriminator(2, hidden=(8,))
         runs.append(train_toy(G, D, ring, steps=4, batch_size=16, g_objective=objective, seed=2))
-    assert runs[0].g_loss == pytest.approx(runs[1].g_loss, abs=1e-6)
+    assert runs[0].loss_g == pytest.approx(runs[1].loss_g, abs=1e-6)
     torch.manual_seed(0)
     G, D = Generator(4, 2, hidden=(8,)), Discriminator(2, hidden=(8,))
     h = train_toy(G, D, ring, steps=4, batch_size=16, g_objective=UnrolledGeneratorLoss(k=2, lr=0.1), seed=2)
-    assert h.steps == 4 and h.g_loss != runs[0].g_loss
+    assert h.steps == 4 and h.loss_g != runs[0].loss_g
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def test_every_method_trains_and_is_cached(method, tmp_path, monkeypatch):
     assert run.history.snapshot_steps == [3, 6] and len(run.modes) == 2
     assert 0 <= run.final_modes <= 8 and 0.0 <= run.final_high_quality <= 1.0
     again = collapse.ring_run(setting, seed=1)
-    assert again.history.g_loss == run.history.g_loss and again.modes == run.modes
+    assert again.history.loss_g == run.history.loss_g and again.modes == run.modes
 
 
 def test_ring_table_and_summary(tmp_path, monkeypatch):

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from gancourse.diagnose import (
-    DEMOS, EQUILIBRIUM_D_LOSS, EXPECTED, curves, demo_reference, diagnose, knn_recall, record_demo, rule_instability)
+    DEMOS, EQUILIBRIUM_D_LOSS, EXPECTED, curves, demo_reference, diagnose, record_demo, rule_instability)
 from gancourse.losses import d_loss
-from gancourse.toy import ToyHistory
 from gancourse.train import History
 
 FIXTURE = Path(__file__).parent / "data" / "diagnose_histories.pt"
@@ -18,9 +17,13 @@ FIXTURE = Path(__file__).parent / "data" / "diagnose_histories.pt"
 
 @pytest.fixture(scope="module")
 def recorded():
-    """The five demo histories, recorded with record_demo(name, seed=0) (see the module's DEMOS)."""
+    """The five demo histories, recorded with record_demo(name, seed=0) (see the module's DEMOS), as History dicts.
+
+    Recorded once on a developer machine: another CPU can record other values (see issue 19), so the
+    tests below diagnose these stored curves, and a fresh recording is only checked for its properties.
+    """
     state = torch.load(FIXTURE, weights_only=True)
-    return {name: ToyHistory.from_state_dict(s) for name, s in state.items()}
+    return {name: History.from_dict(s) for name, s in state.items()}
 
 
 def test_equilibrium_value_is_the_loss_at_one_half():
@@ -42,7 +45,7 @@ def test_each_recorded_run_gets_its_name(recorded, name):
 
 def test_non_finite_names_the_first_bad_step(recorded):
     h = recorded["healthy"]
-    d = {"loss_d": list(h.d_loss), "loss_g": list(h.g_loss), "grad_norm_g": list(h.g_grad_norm),
+    d = {"loss_d": list(h.loss_d), "loss_g": list(h.loss_g), "grad_norm_g": list(h.grad_norm_g),
          "d_real": list(h.d_real), "d_fake": list(h.d_fake)}
     d["loss_g"][57] = float("nan")
     d["grad_norm_g"][80] = float("inf")
@@ -72,17 +75,23 @@ def test_instability_rule_by_hand():
     assert rule_instability(trend) is None
 
 
-def test_knn_recall_extremes():
+def test_knn_recall_extremes():  # the recall the collapse rule reads
+    from gancourse.metrics import precision_recall
+
     rng = np.random.default_rng(0)
     real = rng.standard_normal((400, 2))
-    assert knn_recall(real, rng.standard_normal((400, 2))) > 0.9
+    assert precision_recall(real, rng.standard_normal((400, 2)), k=5).recall > 0.9
     point = np.zeros((400, 2)) + 1e-3 * rng.standard_normal((400, 2))  # everything at the origin
-    assert knn_recall(real, point) < 0.05
+    assert precision_recall(real, point, k=5).recall < 0.05
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["saturating", "collapse"])
-def test_a_fresh_recording_matches_the_fixture(recorded, name):
+def test_a_fresh_recording_has_the_fixtures_shape_and_diagnosis(recorded, name):
     h = record_demo(name, seed=0)
-    assert np.allclose(h.d_loss, recorded[name].d_loss, atol=1e-5)
+    stored = recorded[name]
+    assert h.steps == stored.steps == DEMOS[name]["steps"] and h.sample_steps == stored.sample_steps
+    assert h.samples[-1].shape == stored.samples[-1].shape == (1000, 2)
+    assert all(np.isfinite(getattr(h, k)).all() for k in ("loss_d", "loss_g", "grad_norm_g", "d_real", "d_fake"))
+    assert h.penalty == [0.0] * h.steps and h.probabilities
     assert diagnose(h, demo_reference(name)).primary == EXPECTED[name]

@@ -78,9 +78,9 @@ def test_the_loops_give_the_relativistic_generator_real_scores(monkeypatch):
     G, D = Generator(4, 2, (8,)), Discriminator(2, (8,))
     h = train_toy(G, D, lambda n, generator: torch.randn(n, 2, generator=generator), steps=3, batch_size=16,
                   loss="relativistic", snapshot_steps=())
-    assert len(calls) == 3 and calls[0] == (torch.Size([16]), torch.Size([16])) and len(h.g_loss) == 3
+    assert len(calls) == 3 and calls[0] == (torch.Size([16]), torch.Size([16])) and len(h.loss_g) == 3
     calls.clear()
-    G, D = build_dcgan(nz=8, width=4)
-    train_gan(G, D, torch.rand(40, 1, 28, 28) * 2 - 1, steps=2, batch_size=8, loss="relativistic", nz=8,
+    G, D = build_dcgan(z_dim=8, width=4)
+    train_gan(G, D, torch.rand(40, 1, 28, 28) * 2 - 1, steps=2, batch_size=8, loss="relativistic",
               progress=False, sample_every=10**9, device="cpu")
     assert len(calls) == 2 and calls[0] == (torch.Size([8]), torch.Size([8]))

@@ -13,7 +13,7 @@ from gancourse.train import sample
 
 
 def _tiny_settings(steps):
-    return {"dataset": "digits", "img_size": 28, "seed": 0, "model": {"nz": 8, "width": 4},
+    return {"dataset": "digits", "img_size": 28, "seed": 0, "model": {"z_dim": 8, "width": 4},
             "train": {"loss": "nonsaturating", "steps": steps, "batch_size": 8, "sample_every": 2, "n_samples": 4,
                       "checkpoint_every": 2, "seed": 0, "device": "cpu"}}
 
@@ -113,7 +113,7 @@ def test_fast_dcgan_beats_the_untrained_generator():
     settings = run.settings
     torch.manual_seed(settings["seed"])
     untrained, _ = recipes.get("dcgan").build(settings)
-    z = torch.randn(2000, settings["model"]["nz"], generator=torch.Generator().manual_seed(123))
+    z = torch.randn(2000, settings["model"]["z_dim"], generator=torch.Generator().manual_seed(123))
     before = sample_quality(judge, sample(untrained, z), real)
     after = sample_quality(judge, sample(run.G, z.to(next(run.G.parameters()).device)), real)
     assert before["fd"] > 1000 and before["classes"] <= 3

@@ -6,7 +6,8 @@ import torch
 
 from gancourse import toy
 from gancourse.data import BimodalGaussian1D, GaussianMixture
-from gancourse.toy import Discriminator, Generator, MLP, ToyHistory, train_toy
+from gancourse.toy import Discriminator, Generator, MLP, train_toy
+from gancourse.train import History
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def test_history_records_every_step_and_the_snapshots():
     grid = np.linspace(-3, 3, 11)
     h = train_toy(G, D, BimodalGaussian1D(), steps=12, batch_size=32, snapshot_steps=(0, 5),
                   grid=grid, n_snapshot_samples=50)
-    for name in ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "penalty"):
+    for name in ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "penalty"):
         assert len(getattr(h, name)) == 12, name
     assert h.snapshot_steps == [0, 5, 12]  # the end is always recorded
     snap = h.snapshot(5)
@@ -72,7 +73,7 @@ def test_history_records_every_step_and_the_snapshots():
     assert h.probabilities
     assert all(0 < v < 1 for v in h.d_real + h.d_fake)
     assert np.all((snap.d_grid > 0) & (snap.d_grid < 1))
-    assert all(v > 0 for v in h.g_grad_norm)
+    assert all(v > 0 for v in h.grad_norm_g)
     assert h.penalty == [0.0] * 12
 
 
@@ -104,7 +105,7 @@ def test_training_is_reproducible_from_the_seed():
     for _ in range(2):
         G, D = _tiny()
         runs.append(train_toy(G, D, BimodalGaussian1D(), steps=5, batch_size=16, seed=3))
-    assert runs[0].g_loss == runs[1].g_loss
+    assert runs[0].loss_g == runs[1].loss_g
     np.testing.assert_array_equal(runs[0].snapshots[-1].samples, runs[1].snapshots[-1].samples)
 
 
@@ -156,11 +157,11 @@ def test_grid_2d_layout_matches_meshgrid():
 
 def test_train_toy_errors():
     G, D = _tiny()
-    with pytest.raises(ValueError, match=r"snapshot steps \[9\] fall outside 0..5"):
+    with pytest.raises(ValueError, match=r"sample steps \[9\] fall outside 0..5"):
         train_toy(G, D, BimodalGaussian1D(), steps=5, snapshot_steps=(0, 9))
     with pytest.raises(ValueError, match="unknown loss 'minimax'"):
         train_toy(G, D, BimodalGaussian1D(), steps=1, loss="minimax")
-    with pytest.raises(TypeError, match="sampler must have a .sample"):
+    with pytest.raises(TypeError, match=r"a sampler with .sample\(n, generator=...\)"):
         train_toy(G, D, 3.0, steps=1)
     h = train_toy(G, D, BimodalGaussian1D(), steps=1, batch_size=4)
     with pytest.raises(ValueError, match=r"no snapshot at step 7; snapshots were taken at steps \[0, 1\]"):
@@ -175,9 +176,9 @@ def test_train_toy_errors():
 def test_history_round_trips_through_weights_only_load(tmp_path):
     G, D = _tiny()
     h = train_toy(G, D, BimodalGaussian1D(), steps=4, batch_size=8, grid=np.linspace(-1, 1, 3))
-    torch.save(h.state_dict(), tmp_path / "h.pt")
-    back = ToyHistory.from_state_dict(torch.load(tmp_path / "h.pt", weights_only=True))
-    assert back.g_loss == h.g_loss and back.d_real == h.d_real
+    torch.save(h.to_dict(), tmp_path / "h.pt")
+    back = History.from_dict(torch.load(tmp_path / "h.pt", weights_only=True))
+    assert back.loss_g == h.loss_g and back.d_real == h.d_real
     assert back.snapshot_steps == h.snapshot_steps
     np.testing.assert_array_equal(back.snapshots[-1].d_grid, h.snapshots[-1].d_grid)
     np.testing.assert_array_equal(back.grid, h.grid)
@@ -192,9 +193,19 @@ def test_load_or_train_bimodal_trains_once_then_loads(tmp_path, monkeypatch):
     G2, D2, h2 = toy.load_or_train_bimodal(recipe, seed=1)
     x = torch.linspace(-2, 2, 9)[:, None]
     assert torch.equal(D1(x), D2(x))
-    assert h2.g_loss == h1.g_loss and h2.snapshot_steps == [0, 3, 6]
+    assert h2.loss_g == h1.loss_g and h2.snapshot_steps == [0, 3, 6]
     assert recipe.key(1) != recipe.key(2)
     assert recipe.key(1) != toy.BimodalRecipe(z_dim=2, hidden=(8,), steps=7).key(1)
+
+
+def test_a_cache_file_of_the_old_toy_format_is_trained_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GANCOURSE_CACHE", str(tmp_path))
+    recipe = toy.BimodalRecipe(z_dim=2, hidden=(8,), steps=3, snapshot_steps=(0,), grid=(-1.0, 1.0, 5))
+    assert recipe.key(0).startswith("toy-bimodal-seed0-")  # the name the course has always used
+    torch.save({"G": {}, "D": {}, "history": {"d_loss": torch.zeros(3)}, "config": {}}, tmp_path / recipe.key(0))
+    _, _, h = toy.load_or_train_bimodal(recipe, seed=0)
+    assert "older version of gancourse; computing it again" in capsys.readouterr().out
+    assert h.steps == 3 and torch.load(tmp_path / recipe.key(0), weights_only=True)["format"] == 2
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The training loop: History, checkpoints (atomic, weights_only), exact resume, seeds, losses, the non-finite stop."""
+"""The training loop: its two steps, History, checkpoints, exact resume, seeds, losses, the non-finite stop, speed switches."""
 
 import math
 
@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import losses
+from gancourse import checkpoints, losses
 from gancourse.data import ImageDataset, image_dataset
 from gancourse.dcgan import build_dcgan
-from gancourse.train import (LOG_KEYS, History, InMemoryBatches, checkpoint_path, clone, load_checkpoint,
-                             save_checkpoint, train_gan)
+from gancourse.speed import InMemoryBatches, Speed
+from gancourse.train import LOG_KEYS, History, clone, discriminator_step, generator_step, train_gan
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def digits():
 
 def tiny(seed=0):
     torch.manual_seed(seed)
-    return build_dcgan(nz=8, width=4, img_size=28)
+    return build_dcgan(z_dim=8, width=4, img_size=28)
 
 
 def run(ds, steps, **kw):
@@ -36,6 +36,9 @@ def run(ds, steps, **kw):
     kw.setdefault("device", "cpu")
     kw.setdefault("sample_every", 2)
     kw.setdefault("n_samples", 4)
+    switches = {k: kw.pop(k) for k in ("channels_last", "precision", "compile", "log_every") if k in kw}
+    if switches:
+        kw["speed"] = Speed(**switches)
     h = train_gan(G, D, ds, steps=steps, **kw)
     return G, D, h
 
@@ -77,7 +80,7 @@ def test_history_survives_weights_only_load(digits, tmp_path):
 
 def test_checkpoint_round_trip(digits):
     G, D, h = run(digits, 4, checkpoint="rt")
-    path = checkpoint_path("rt")
+    path = checkpoints.cache_path("rt")
     assert path.name == "rt.pt" and path.exists()
     ckpt = torch.load(path, weights_only=True)  # loadable without pickle
     assert ckpt["step"] == 4 and ckpt["config"]["steps"] == 4
@@ -130,27 +133,10 @@ def _nan_at(step):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(digits):
     with pytest.raises(FloatingPointError, match=r"non-finite loss_d at step 5 .*last good checkpoint"):
         run(digits, 8, loss=_nan_at(5), checkpoint="nan", checkpoint_every=2, log_every=25)
-    ckpt = load_checkpoint("nan")
+    ckpt = checkpoints.load("nan")
     assert ckpt["step"] == 4
     assert all(math.isfinite(v) for v in ckpt["history"]["loss_d"]) and len(ckpt["history"]["loss_d"]) == 4
     assert all(torch.isfinite(v).all() for v in ckpt["G"].values())
-
-
-def test_atomic_write_keeps_the_old_file_when_saving_fails(tmp_path, monkeypatch):
-    path = tmp_path / "x.pt"
-    save_checkpoint({"a": torch.ones(2)}, path)
-
-    def broken(obj, f, *a, **k):
-        with open(f, "wb") as fh:
-            fh.write(b"half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", broken)
-    with pytest.raises(OSError, match="disk full"):
-        save_checkpoint({"a": torch.zeros(2)}, path)
-    monkeypatch.undo()
-    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
-    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
 
 
 @pytest.mark.parametrize("loss,kw", [("wasserstein", {"gp_weight": 10.0, "n_critic": 2}),
@@ -180,7 +166,7 @@ def test_n_critic_draws_more_batches(digits):
 
 
 class _CondG(nn.Module):
-    nz = 4
+    z_dim = 4
 
     def __init__(self):
         super().__init__()
@@ -282,3 +268,31 @@ def test_compiled_forward_passes_give_the_same_run(digits):
     assert compiled.loss_d == pytest.approx(plain.loss_d, rel=1e-6)
     assert compiled.loss_g == pytest.approx(plain.loss_g, rel=1e-6)
     assert not any(k.startswith("_orig_mod") for k in G.state_dict())  # checkpoints keep plain names
+
+
+def test_the_two_steps_run_alone_as_a_lecture_shows_them(digits):
+    G, D = tiny()
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    x_real = digits.images[:8]
+    g_before = [p.clone() for p in G.parameters()]
+    d = discriminator_step(G, D, opt_d, x_real, torch.randn(8, 8), losses.d_loss)
+    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters()))  # the fakes were detached: G stays
+    assert set(d) == {"loss_d", "penalty", "grad_norm_d", "s_real", "s_fake"} and d["s_real"].shape == (8,)
+    d_before = [p.clone() for p in D.parameters()]
+    g = generator_step(G, D, opt_g, torch.randn(8, 8), losses.g_loss_nonsaturating)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))  # D was frozen: it stays
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters())) and g["grad_norm_g"] > 0
+
+
+def test_sample_steps_can_be_listed(digits):
+    _, _, h = run(digits, 5, sample_every=(1, 3))
+    assert h.sample_steps == [1, 3, 5]  # the listed steps and the end; no step 0 unless listed
+    with pytest.raises(ValueError, match=r"sample steps \[9\] fall outside 0..5"):
+        run(digits, 5, sample_every=(0, 9))
+
+
+def test_penalty_is_stored_weighted(digits):
+    _, _, h1 = run(digits, 1, loss="wasserstein", gp_weight=1.0, seed=2)
+    _, _, h10 = run(digits, 1, loss="wasserstein", gp_weight=10.0, seed=2)
+    assert h10.penalty[0] == pytest.approx(10 * h1.penalty[0], rel=1e-5)  # the first step: same D, same batch
