@@ -20,6 +20,7 @@ arXiv:2002.09797). Every function on features takes arrays (N, F): the activatio
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gancourse.validate import check_int
 
 # --------------------------------------------------------------------------------------------
 # Features as float64, checked
@@ -40,6 +43,9 @@ def _as_float64(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
+
+
+MAX_FEATURE = 1e30  # larger features overflow float64 in a covariance (squared) or KID's kernel (sixth power)
 
 
 def _check_features(a, b, names=("feats_a", "feats_b"), min_samples: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,6 +62,10 @@ def _check_features(a, b, names=("feats_a", "feats_b"), min_samples: int = 2) ->
             bad = int((~torch.isfinite(x)).any(dim=1).sum())
             raise ValueError(f"{name} holds non-finite values (NaN or inf) in {bad} of its {len(x)} rows; "
                              f"check the images (a diverged generator?) and the extractor.")
+        if len(x) and float(x.abs().max()) > MAX_FEATURE:
+            raise ValueError(f"{name} holds values as large as {float(x.abs().max()):.3g}: beyond {MAX_FEATURE:.0e}, "
+                             f"covariances and cubic kernels overflow float64. Check the extractor (features are "
+                             f"usually below 1e4), or rescale both sets by the same factor.")
         out.append(x)
     if out[0].shape[1] != out[1].shape[1]:
         raise ValueError(f"feature widths differ: {names[0]} has {out[0].shape[1]} features per sample and "
@@ -84,6 +94,30 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     return mu, centred.T @ centred / (len(f) - 1)
 
 
+PSD_TOLERANCE = 1e-5  # eigenvalues below -PSD_TOLERANCE * (largest |eigenvalue|) are not rounding
+
+
+def _check_statistic(name: str, value: np.ndarray) -> None:
+    """A mean or covariance for :func:`frechet_distance`: finite, and a covariance symmetric."""
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(value)).sum())} non-finite value(s) (NaN or inf); "
+                         f"compute it from finite features, e.g. with feature_statistics(features).")
+    if value.ndim == 2:
+        asymmetry = float(np.abs(value - value.T).max())
+        if asymmetry > 1e-6 * max(float(np.abs(value).max()), 1e-300):
+            raise ValueError(f"{name} is not symmetric (|{name} - {name}.T| reaches {asymmetry:.3g}), so it is not a "
+                             f"covariance; pass np.cov(features, rowvar=False) or feature_statistics(features)[1].")
+
+
+def _check_psd(name: str, eigenvalues: np.ndarray) -> None:
+    """Eigenvalues (of a covariance, or of a matrix congruent to one) far below 0: not a covariance."""
+    scale = max(float(np.abs(eigenvalues).max()), 1e-300)
+    if float(eigenvalues.min()) < -PSD_TOLERANCE * scale:
+        raise ValueError(f"{name} is not positive semi-definite: it has an eigenvalue of {float(eigenvalues.min()):.3g} "
+                         f"(the largest in size is {scale:.3g}), and a covariance has none below 0. Pass "
+                         f"np.cov(features, rowvar=False) or feature_statistics(features)[1].")
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     r"""The Fréchet distance between :math:`\mathcal N(\mu_1, \Sigma_1)` and :math:`\mathcal N(\mu_2, \Sigma_2)`.
 
@@ -101,7 +135,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     :math:`d_F^2`, as FID does. Dowson & Landau 1982; Heusel et al. 2017 (arXiv:1706.08500), eq. 6.
 
     Args: ``mu1``, ``mu2`` (F,); ``sigma1``, ``sigma2`` (F, F) symmetric positive semi-definite.
-    Returns: a float. Lecture 03.
+    Returns: a float. Raises ``ValueError`` for non-finite values, a non-symmetric covariance or one
+    with a clearly negative eigenvalue (Cholesky and ``eigvalsh`` read one triangle only, so such input
+    would give a wrong number, not an error). Lecture 03.
     """
     mu1, mu2, sigma1, sigma2 = (_as_float64(v) for v in (mu1, mu2, sigma1, sigma2))
     f = mu1.shape[0] if mu1.ndim == 1 else -1
@@ -109,15 +145,20 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
                                ("sigma2", sigma2, (f, f))):
         if f < 1 or value.shape != shape:
             raise ValueError(f"{name} has shape {value.shape}; expected {shape} (means (F,), covariances (F, F)).")
+        _check_statistic(name, value)
     try:
         L = np.linalg.cholesky(sigma1)  # (F, F) lower triangular, sigma1 = L L^T
-        sandwich = L.T @ sigma2 @ L
+        sandwich = L.T @ sigma2 @ L  # congruent to sigma2: as many negative eigenvalues as it has
     except np.linalg.LinAlgError:  # singular sigma1: the PSD square root instead
         evals, evecs = np.linalg.eigh(sigma1)
+        _check_psd("sigma1", evals)
+        _check_psd("sigma2", np.linalg.eigvalsh(sigma2))  # the sandwich below cannot see all of sigma2
         root1 = (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T  # (F, F)
         sandwich = root1 @ sigma2 @ root1
     sandwich = (sandwich + sandwich.T) / 2  # symmetric up to rounding; make it exactly so
-    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(sandwich), 0, None)).sum()
+    lambdas = np.linalg.eigvalsh(sandwich)
+    _check_psd("sigma2", lambdas)
+    tr_covmean = np.sqrt(np.clip(lambdas, 0, None)).sum()
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
 
@@ -205,6 +246,88 @@ def mode_coverage(samples, centers, std: float, n_std: float = 3.0, min_fraction
 
 
 INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's port of the TF FID Inception
+INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_WEIGHTS
+# The file's SHA-256 (95,628,359 bytes; its name carries the first 8 digits, torch hub's convention).
+# Checked before anything unpickles the file: a .pth file from elsewhere could run code when loaded.
+INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+
+
+class InceptionWeightsError(RuntimeError):
+    """The FID Inception weights are missing, could not be downloaded, or are not the expected file. Lecture 09."""
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _how_to_place(path: Path) -> str:
+    from gancourse.config import _short  # the path as a learner would write it (~/...)
+
+    return (f"To place the file by hand: download {INCEPTION_URL} on a machine with network, check it with "
+            f"`sha256sum {INCEPTION_WEIGHTS}` (or hashlib.sha256 in Python), which must print {INCEPTION_SHA256}, "
+            f"and copy it to {_short(path)} (torch.hub.get_dir()/checkpoints, moved by TORCH_HOME). Or use the offline "
+            f"extractor: extractor='classifier' (the course classifier).")
+
+
+def _download_inception(path: Path) -> None:
+    """Download the weights into a private temporary folder, check their hash, then move them to ``path``.
+
+    Nothing is created under torch's home unless the file arrived whole and its hash matched.
+    """
+    import shutil
+    import socket
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gancourse-inception-"))
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)  # never hang on a dead route
+    try:
+        tmp = folder / INCEPTION_WEIGHTS
+        torch.hub.download_url_to_file(INCEPTION_URL, str(tmp), progress=False)
+        digest = _sha256(tmp)
+        if digest != INCEPTION_SHA256:
+            raise InceptionWeightsError(f"the file downloaded from {INCEPTION_URL} has SHA-256 {digest}, not "
+                                        f"{INCEPTION_SHA256}; it was not loaded. " + _how_to_place(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        shutil.copyfile(tmp, partial)  # torch's home may be on another file system: copy, then rename
+        os.replace(partial, path)
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _inception_from_file(path: Path) -> nn.Module:
+    """pytorch-fid's InceptionV3 with the weights at ``path``: hash checked, then ``torch.load(weights_only=True)``."""
+    from pytorch_fid import inception as pytorch_fid_inception
+
+    from gancourse.config import _short
+
+    digest = _sha256(path)
+    if digest != INCEPTION_SHA256:
+        raise InceptionWeightsError(f"{_short(path)} is not pytorch-fid's FID Inception weights: its SHA-256 is {digest}, "
+                                    f"expected {INCEPTION_SHA256}. It was not loaded (unpickling a file from "
+                                    f"elsewhere can run code). Delete it. " + _how_to_place(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise InceptionWeightsError(f"cannot read {_short(path)} as a state dict ({type(err).__name__}). Delete it. "
+                                    + _how_to_place(path)) from None
+    # pytorch-fid builds its network and fetches the weights in one call: hand it the state dict read above
+    # instead of letting it download and unpickle a file itself
+    original = pytorch_fid_inception.load_state_dict_from_url
+    pytorch_fid_inception.load_state_dict_from_url = lambda url, **kwargs: state
+    try:
+        return pytorch_fid_inception.InceptionV3([pytorch_fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
+                                                 resize_input=False, normalize_input=True)
+    finally:
+        pytorch_fid_inception.load_state_dict_from_url = original
 
 
 def inception_weights_path():
@@ -231,7 +354,9 @@ class InceptionFeatures:
     """InceptionV3 with the FID weights (pool3, 2048 features) through pytorch-fid: FID as papers report it.
 
     The weights come from disk (:func:`inception_weights_path`) or, with ``download=True``, from
-    pytorch-fid's release page. With neither, a ``RuntimeError`` says so and names the offline
+    pytorch-fid's release page; either way their SHA-256 is checked against :data:`INCEPTION_SHA256`
+    before they are read, with ``torch.load(weights_only=True)``. With neither, an
+    :class:`InceptionWeightsError` (a ``RuntimeError``) says so, how to place and check the file by hand, and names the offline
     alternative, :class:`gancourse.judge.ClassifierFeatures`. ``model`` replaces the network (any module mapping
     (N, 3, 299, 299) in [0, 1] to a list whose first entry is (N, F, 1, 1), as pytorch-fid's does).
     Images pass through :func:`inception_preprocess` in batches of ``batch_size``. Lecture 09.
@@ -245,19 +370,19 @@ class InceptionFeatures:
 
     @staticmethod
     def _load(download: bool) -> nn.Module:
-        from pytorch_fid.inception import InceptionV3
-
         path = inception_weights_path()
-        alternative = ("FID needs InceptionV3's FID weights (pytorch-fid's " + INCEPTION_WEIGHTS + "), which are "
-                       "downloaded once from GitHub. {why} Either put that file in torch hub's checkpoints folder "
-                       "(torch.hub.get_dir()/checkpoints, set by TORCH_HOME) on a machine with network, or use the "
-                       "offline extractor: extractor='classifier' (ClassifierFeatures, the course classifier).")
-        if not path.exists() and not download:
-            raise RuntimeError(alternative.format(why="They are not on disk and download=False."))
-        try:
-            return InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False, normalize_input=True)
-        except Exception as err:  # no network, a proxy refusing, a truncated file: all end the same way
-            raise RuntimeError(alternative.format(why=f"Loading them failed ({type(err).__name__}: {err}).")) from err
+        start = f"FID needs InceptionV3's FID weights (pytorch-fid's {INCEPTION_WEIGHTS}), downloaded once from GitHub. "
+        if not path.exists():
+            if not download:
+                raise InceptionWeightsError(start + "They are not on disk and download=False. " + _how_to_place(path))
+            try:
+                _download_inception(path)
+            except InceptionWeightsError:
+                raise
+            except Exception as err:  # no network, a proxy refusing, a dropped connection: all end the same way
+                raise InceptionWeightsError(start + f"Downloading them failed ({type(err).__name__}: {err}). "
+                                            + _how_to_place(path)) from None
+        return _inception_from_file(path)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -341,9 +466,11 @@ def fid(generator, dataset, n: int, extractor="classifier", *, n_real: int | Non
     generator seeded by ``seed``. ``extractor``: see :func:`feature_extractor`. Returns a
     :class:`FIDResult` naming the extractor and both sample counts. Lecture 09.
     """
+    hint = "FID needs at least 2 samples per set for a covariance (papers use 50,000)."
+    n = check_int(n, "n", low=2, hint=hint)
+    n_real = n if n_real is None else check_int(n_real, "n_real", low=2, hint=hint)
     ext = feature_extractor(extractor, getattr(dataset, "name", "digits"))
     real = dataset.images if hasattr(dataset, "images") else torch.as_tensor(dataset)
-    n_real = n if n_real is None else n_real
     if n_real > len(real):
         raise ValueError(f"n_real={n_real} real images asked for, but the dataset holds {len(real)}; "
                          f"pass a smaller n_real (FID values are only comparable at equal sample counts).")
@@ -398,6 +525,8 @@ def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, seed: int
     Returns: :class:`KID` ``(mean, std)``, the std over subsets dividing by S (as torchmetrics).
     Lecture 09.
     """
+    subset_size = check_int(subset_size, "subset_size", low=2, hint="It is the number of samples per subset.")
+    subsets = check_int(subsets, "subsets", low=1, hint="It is the number of random subsets averaged.")
     a, b = _check_features(feats_a, feats_b)
     if not 2 <= subset_size <= min(len(a), len(b)):
         raise ValueError(f"subset_size={subset_size} must lie between 2 and the smaller set's size "

@@ -176,7 +176,7 @@ class _Shift(nn.Module):
 
     def __init__(self, shift: float):
         super().__init__()
-        self.nz, self.shift = 4, nn.Parameter(torch.tensor(shift))
+        self.z_dim, self.shift = 4, nn.Parameter(torch.tensor(shift))
 
     def forward(self, z):
         return (z + self.shift).reshape(-1, 1, 2, 2)
@@ -204,7 +204,7 @@ def test_fid_result_names_extractor_and_counts():
 
 def test_generate_conditional_cycles_labels():
     class Cond(nn.Module):
-        nz, n_classes = 2, 3
+        z_dim, n_classes = 2, 3
 
         def __init__(self):
             super().__init__()
@@ -272,11 +272,10 @@ def test_inception_without_weights_names_the_classifier(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):  # what a machine with no network sees, without touching the network
         raise OSError("network unreachable")
 
-    import pytorch_fid.inception
-
-    monkeypatch.setattr(pytorch_fid.inception, "load_state_dict_from_url", refuse)
-    with pytest.raises(RuntimeError, match="Loading them failed .*network unreachable.*ClassifierFeatures"):
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    with pytest.raises(RuntimeError, match="Downloading them failed .*network unreachable.*extractor='classifier'"):
         InceptionFeatures(download=True)
+    assert list(tmp_path.iterdir()) == []  # no folder made under torch's home by a failed attempt
 
 
 # ---- bad input
