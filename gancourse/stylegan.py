@@ -46,7 +46,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancourse.collapse import MinibatchStdDev, mean_pairwise_distance
 from gancourse.data import assert_shape
+from gancourse.latent import slerp
+from gancourse.metrics import precision_recall
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -347,7 +350,6 @@ class StyleGenerator(nn.Module):
                  max_resolution: int | None = None):
         super().__init__()
         self.z_dim, self.w_dim, self.img_size, self.channels = z_dim, w_dim, img_size, channels
-        self.nz = z_dim  # the name the training loop reads
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.sides = resolutions(_max_resolution(img_size, max_resolution))
         n = len(self.sides)
@@ -463,26 +465,6 @@ class StyleGenerator(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
-    r"""Append one feature map: the mean standard deviation of the features over a group of samples.
-
-    .. math:: s = \frac{1}{CHW}\sum_{c,h,w} \sqrt{\operatorname{Var}_{g}[x_{g,c,h,w}] + 10^{-8}}
-
-    computed within groups of ``group_size`` samples (the whole batch when it does not divide the
-    batch), broadcast to a (B, 1, H, W) map. A generator that collapses gives a small :math:`s`,
-    which D can see. Karras et al. 2018 (arXiv:1710.10196), section 3. Shapes: (B, C, H, W) ->
-    (B, C + 1, H, W). Lecture 08.
-    """
-    b, c, h, w = x.shape
-    g = min(group_size, b)
-    if b % g:
-        g = b
-    y = x.reshape(g, b // g, c, h, w)  # (G, M, C, H, W): sample i sits in group i mod M
-    s = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (M,)
-    s = s.reshape(1, b // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(b, 1, h, w)  # (B, 1, H, W)
-    return torch.cat([x, s], dim=1)
-
-
 class DiscriminatorBlock(nn.Module):
     r"""A residual block that shrinks the side: :math:`(\text{main}(x) + \text{skip}(x)) / \sqrt 2`.
 
@@ -509,7 +491,9 @@ class StyleDiscriminator(nn.Module):
     r"""A small residual discriminator for :class:`StyleGenerator`: images (B, C, H, W) -> logits (B,).
 
     A 1x1 convolution from the image, residual blocks down the generator's sides in reverse
-    (28 -> 14 -> 7 -> 4), then at 4x4 the minibatch standard deviation, a 3x3 convolution and two
+    (28 -> 14 -> 7 -> 4), then at 4x4 the minibatch standard deviation (lecture 04's
+    :class:`~gancourse.collapse.MinibatchStdDev`, groups of ``mbstd_group`` samples, which must divide
+    the batch), a 3x3 convolution and two
     fully connected layers. No normalisation layers, so it pairs with the R1 penalty (the
     StyleGAN recipe: non-saturating loss, :math:`\gamma/2 \cdot R_1`). Karras et al. 2019, appendix C;
     Karras et al. 2020, figure 7c. With ``max_resolution`` below ``img_size`` the images are first
@@ -519,7 +503,7 @@ class StyleDiscriminator(nn.Module):
     def __init__(self, img_size: int = 28, channels: int = 1, width: int = 16, max_width: int = 64,
                  mbstd_group: int = 4, max_resolution: int | None = None):
         super().__init__()
-        self.img_size, self.channels, self.mbstd_group = img_size, channels, mbstd_group
+        self.img_size, self.channels = img_size, channels
         sides = resolutions(_max_resolution(img_size, max_resolution))[::-1]  # e.g. 28, 14, 7, 4
         self.input_size = sides[0]
         widths = [min(width * 2**i, max_width) for i in range(len(sides))]  # e.g. 16, 32, 64, 64
@@ -527,6 +511,7 @@ class StyleDiscriminator(nn.Module):
         self.blocks = nn.ModuleList(DiscriminatorBlock(widths[i], widths[i + 1], sides[i + 1])
                                     for i in range(len(sides) - 1))
         top = widths[-1]
+        self.mbstd = MinibatchStdDev(mbstd_group)  # no parameters: the state dict's keys are the same without it
         self.conv = EqualConv2d(top + 1, top, 3)
         self.fc = EqualLinear(top * 16, top)
         self.out = EqualLinear(top, 1)
@@ -539,7 +524,7 @@ class StyleDiscriminator(nn.Module):
         h = lrelu(self.from_image(x))
         for block in self.blocks:
             h = block(h)  # down to (B, top, 4, 4)
-        h = lrelu(self.conv(minibatch_stddev(h, self.mbstd_group)))  # (B, top + 1, 4, 4) -> (B, top, 4, 4)
+        h = lrelu(self.conv(self.mbstd(h)))  # (B, top + 1, 4, 4) -> (B, top, 4, 4)
         h = lrelu(self.fc(h.flatten(start_dim=1)))  # (B, top * 16) -> (B, top)
         return self.out(h).view(-1)  # (B, 1) -> (B,)
 
@@ -561,23 +546,6 @@ def build_stylegan(z_dim: int = 64, w_dim: int = 64, img_size: int = 28, channel
 # --------------------------------------------------------------------------------------------
 
 
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    r"""Spherical interpolation between rows of ``a`` and ``b`` (B, Z) at fractions ``t`` (B,).
-
-    .. math:: \operatorname{slerp}(a, b; t) = \frac{\sin((1-t)\Omega)}{\sin\Omega}\hat a
-              + \frac{\sin(t\Omega)}{\sin\Omega}\hat b, \qquad \cos\Omega = \hat a \cdot \hat b
-
-    on the unit sphere (:math:`\hat a = a/\lVert a\rVert`); the course's generators pixel-normalise
-    z first, so only the direction matters. Shoemake 1985; used for Z by Karras et al. 2019,
-    section 4.1. Lecture 08.
-    """
-    a_hat = a / a.norm(dim=1, keepdim=True)
-    b_hat = b / b.norm(dim=1, keepdim=True)
-    omega = torch.acos((a_hat * b_hat).sum(dim=1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None]  # (B, 1)
-    t = t[:, None]  # (B,) -> (B, 1)
-    return (torch.sin((1 - t) * omega) * a_hat + torch.sin(t * omega) * b_hat) / torch.sin(omega)
-
-
 @torch.no_grad()
 def path_length(G: StyleGenerator, feature_fn, space: str = "w", n: int = 256, eps: float = 1e-2,
                 seed: int = 0, trim: float = 0.01, batch_size: int = 128) -> float:
@@ -587,7 +555,10 @@ def path_length(G: StyleGenerator, feature_fn, space: str = "w", n: int = 256, e
               - \phi(g(\operatorname{lerp}(w_1, w_2; t + \epsilon)))\big\rVert^2\Big], \qquad t \sim U(0, 1)
 
     in :math:`\mathcal W` (``space="w"``, :math:`w_i = f(z_i)`, linear interpolation), or in
-    :math:`\mathcal Z` (``space="z"``, :func:`slerp` between :math:`z_1, z_2`, then :math:`f`).
+    :math:`\mathcal Z` (``space="z"``, :func:`gancourse.latent.slerp` between :math:`z_1, z_2` scaled to
+    unit length, as the paper's code does: the generator pixel-normalises :math:`z`, so only its
+    direction matters, and on the unit sphere slerp moves at the constant angular speed :math:`\Omega`;
+    then :math:`f`).
     :math:`\phi` is ``feature_fn`` (images (B, C, H, W) -> features (B, F)); the paper uses the LPIPS
     distance of VGG features, the course uses its classifier's features. The noise is fixed
     (``noise_mode="const"``), so only the latent moves. As in the paper, the lowest and highest
@@ -620,6 +591,7 @@ def _path_distances(G, feature_fn, space, z1, z2, t, eps, device, batch_size) ->
         sl = slice(i, i + batch_size)
         a, b, ti = z1[sl].to(device), z2[sl].to(device), t[sl].to(device)
         if space == "z":
+            a, b = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)  # (b, Z) on the unit sphere
             w_t = G.w_from_z(slerp(a, b, ti))
             w_te = G.w_from_z(slerp(a, b, ti + eps))
         else:
@@ -637,40 +609,15 @@ def _path_distances(G, feature_fn, space, z1, z2, t, eps, device, batch_size) ->
 # --------------------------------------------------------------------------------------------
 
 
-def knn_precision(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3) -> float:
-    r"""The share of generated samples that fall inside the real data's manifold, estimated with k-NN balls.
-
-    .. math:: \text{precision} = \frac1M \sum_{j=1}^M \mathbb 1\big[\exists\, i:\
-              \lVert \phi_j^\text{fake} - \phi_i^\text{real} \rVert \le r_k(\phi_i^\text{real})\big]
-
-    where :math:`r_k(\phi_i)` is the distance from a real feature to its k-th nearest real neighbour.
-    Kynkäänniemi et al. 2019 (arXiv:1904.06991), eqs. 1-2. Shapes: (N, F) and (M, F). Lecture 08
-    (lecture 09 returns to precision and recall).
-    """
-    real, fake = real_features.double(), fake_features.double()
-    if k >= len(real):
-        raise ValueError(f"k must be smaller than the number of real samples ({len(real)}), got {k}.")
-    radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # (N,): the 0-th neighbour is the point itself
-    inside = torch.cdist(fake, real) <= radii[None, :]  # (M, N)
-    return float(inside.any(dim=1).double().mean())
-
-
-def mean_pairwise_distance(features: torch.Tensor) -> float:
-    r"""Diversity as the mean distance between two different samples' features, :math:`\frac{1}{M(M-1)}\sum_{j \ne l}\lVert\phi_j - \phi_l\rVert`. Lecture 08."""
-    f = features.double()
-    m = len(f)
-    if m < 2:
-        raise ValueError(f"need at least two samples to measure diversity, got {m}.")
-    return float(torch.cdist(f, f).sum() / (m * (m - 1)))
-
-
 @torch.no_grad()
 def truncation_tradeoff(G: StyleGenerator, feature_fn, real_features: torch.Tensor, psis, n: int = 256,
                         seed: int = 0, k: int = 3) -> dict:
     r"""Fidelity and diversity of ``n`` samples at each truncation :math:`\psi` in ``psis``, the same latents throughout.
 
-    Fidelity: :func:`knn_precision` of the samples' features against ``real_features``; diversity:
-    :func:`mean_pairwise_distance` of their features. ``feature_fn`` maps images (B, C, H, W) to
+    Fidelity: the k-NN precision of the samples' features against ``real_features``
+    (:func:`gancourse.metrics.precision_recall`, Kynkäänniemi et al. 2019, arXiv:1904.06991: the share
+    of samples inside the ball around some real feature that reaches its k-th nearest real neighbour);
+    diversity: :func:`gancourse.collapse.mean_pairwise_distance` of their features. ``feature_fn`` maps images (B, C, H, W) to
     features (B, F) (the course classifier's ``features``). Fixed noise, evaluation mode.
     Returns ``{"psi": [...], "precision": [...], "diversity": [...]}``. Lecture 08.
     """
@@ -682,7 +629,7 @@ def truncation_tradeoff(G: StyleGenerator, feature_fn, real_features: torch.Tens
         for psi in psis:
             f = torch.as_tensor(feature_fn(G(z, truncation_psi=psi, noise_mode="const"))).cpu()  # (n, F)
             out["psi"].append(float(psi))
-            out["precision"].append(knn_precision(real_features, f, k))
+            out["precision"].append(precision_recall(real_features, f, k).precision)
             out["diversity"].append(mean_pairwise_distance(f))
     finally:
         G.train(was_training)

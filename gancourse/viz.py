@@ -536,13 +536,13 @@ def plot_latent_paths(G, z1, z2, steps: int = 9, *, ax=None, title: str | None =
 
     ``z1``, ``z2`` (1, Z); fixed noise. Returns the axes. Lecture 08.
     """
-    from gancourse.stylegan import slerp
+    from gancourse.latent import slerp
 
     was_training = G.training
     G.eval()
     try:
         t = torch.linspace(0, 1, steps)
-        zs = slerp(z1.expand(steps, -1), z2.expand(steps, -1), t) * G.z_dim ** 0.5  # (S, Z)
+        zs = slerp(z1.expand(steps, -1), z2.expand(steps, -1), t)  # (S, Z)
         in_z = G(zs, noise_mode="const")
         w1, w2 = G.w_from_z(z1), G.w_from_z(z2)
         in_w = G.synthesize(G.broadcast(torch.lerp(w1, w2, t[:, None])), noise_mode="const")  # (S, C, H, W)

@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gancourse.collapse import MinibatchStdDev, mean_pairwise_distance
+from gancourse.metrics import precision_recall
 from gancourse.stylegan import (
     AdaIN,
     EqualConv2d,
@@ -18,15 +20,11 @@ from gancourse.stylegan import (
     StyleGenerator,
     adain,
     build_stylegan,
-    knn_precision,
-    mean_pairwise_distance,
     ModulatedConv2d,
     modulated_conv2d,
-    minibatch_stddev,
     path_length,
     pixel_norm,
     resolutions,
-    slerp,
     truncation_tradeoff,
     truncate,
 )
@@ -271,23 +269,32 @@ def test_resolutions_rejects_tiny_images():
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3)])
 def test_generator_and_discriminator_shapes(size, channels):
     G, D = build_stylegan(z_dim=8, w_dim=8, img_size=size, channels=channels, width=4, max_width=8, mapping_layers=2)
-    x = G(torch.randn(5, 8))
-    assert x.shape == (5, channels, size, size)
-    assert D(x).shape == (5,)
+    x = G(torch.randn(8, 8))
+    assert x.shape == (8, channels, size, size)
+    assert D(x).shape == (8,)
     assert G.widths[-1] == 4 and max(G.widths) == 8
-    assert G.nz == 8
+    assert G.z_dim == 8
 
 
 def test_minibatch_stddev_by_hand():
     x = torch.randn(4, 3, 2, 2)
-    out = minibatch_stddev(x, group_size=2)
+    out = MinibatchStdDev(group_size=2)(x)  # lecture 04's layer, the one the discriminator uses
     assert out.shape == (4, 4, 2, 2)
     torch.testing.assert_close(out[:, :3], x)
     # groups pair sample i with sample i + 2
     s0 = (x[[0, 2]].var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
     s1 = (x[[1, 3]].var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
     torch.testing.assert_close(out[:, 3, 0, 0], torch.stack([s0, s1, s0, s1]))
-    torch.testing.assert_close(minibatch_stddev(x[:3], group_size=2)[0, 3], minibatch_stddev(x[:3], 3)[0, 3])
+    with pytest.raises(ValueError, match="batch of 3 samples does not split into groups of 2"):
+        MinibatchStdDev(group_size=2)(x[:3])
+
+
+def test_discriminator_groups_must_divide_the_batch():
+    D = StyleDiscriminator(img_size=28, width=4, max_width=8)  # groups of 4
+    assert isinstance(D.mbstd, MinibatchStdDev) and not list(D.mbstd.parameters())
+    assert D(torch.randn(8, 1, 28, 28)).shape == (8,) and D(torch.randn(3, 1, 28, 28)).shape == (3,)
+    with pytest.raises(ValueError, match="batch of 6 samples does not split into groups of 4"):
+        D(torch.randn(6, 1, 28, 28))
 
 
 def test_discriminator_rejects_the_wrong_size():
@@ -308,17 +315,6 @@ def test_a_few_training_steps_run_and_track_w_avg():
 
 
 # ---- interpolation and path length ----------------------------------------------------------
-
-
-def test_slerp_endpoints_and_constant_speed():
-    a, b = torch.randn(5, 7, dtype=torch.float64), torch.randn(5, 7, dtype=torch.float64)
-    a_hat, b_hat = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
-    torch.testing.assert_close(slerp(a, b, torch.zeros(5, dtype=torch.float64)), a_hat)
-    torch.testing.assert_close(slerp(a, b, torch.ones(5, dtype=torch.float64)), b_hat)
-    mid = slerp(a, b, torch.full((5,), 0.3, dtype=torch.float64))
-    torch.testing.assert_close(mid.norm(dim=1), torch.ones(5, dtype=torch.float64))  # stays on the sphere
-    omega = torch.acos((a_hat * b_hat).sum(1))
-    torch.testing.assert_close((mid * a_hat).sum(1), torch.cos(0.3 * omega))  # angle grows linearly in t
 
 
 class _LinearG:
@@ -377,13 +373,13 @@ def test_path_length_trims_and_leaves_w_avg_alone():
 # ---- the truncation trade-off ---------------------------------------------------------------
 
 
-def test_knn_precision_by_hand():
+def test_knn_precision_by_hand():  # the fidelity of the truncation trade-off
     real = torch.tensor([[0.0], [1.0], [3.0]])  # 1st-neighbour radii: 1, 1, 2
     fake = torch.tensor([[0.5], [4.5], [10.0], [-1.0]])  # inside, inside (3 + 2 > 4.5), outside, inside (|-1 - 0| <= 1)
-    assert knn_precision(real, fake, k=1) == 0.75
-    assert knn_precision(real, real, k=1) == 1.0
-    with pytest.raises(ValueError, match="k must be smaller"):
-        knn_precision(real, fake, k=3)
+    assert precision_recall(real, fake, k=1).precision == 0.75
+    assert precision_recall(real, real, k=1).precision == 1.0
+    with pytest.raises(ValueError, match="k=3 needs at least k \\+ 1 = 4 points"):
+        precision_recall(real, fake, k=3)
 
 
 def test_mean_pairwise_distance_by_hand():
