@@ -70,7 +70,7 @@ def bench_lectures(pattern: str = "[0-9][0-9]_*.ipynb") -> list[dict]:
 
 # ---- 2. throughput ----------------------------------------------------------------------------
 
-def _reference_loop(G, D, images, *, steps, batch_size, loss, n_critic, gp_weight, nz, lr, betas):
+def _reference_loop(G, D, images, *, steps, batch_size, loss, n_critic, gp_weight, z_dim, lr, betas):
     """A training loop written the usual way: DataLoader batches, `.item()` logging every step."""
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -89,7 +89,7 @@ def _reference_loop(G, D, images, *, steps, batch_size, loss, n_critic, gp_weigh
             except StopIteration:
                 batches = iter(loader)
                 (x_real,) = next(batches)
-            z = torch.randn(batch_size, nz)
+            z = torch.randn(batch_size, z_dim)
             x_fake = G(z)
             loss_d = d_loss_fn(D(x_real), D(x_fake.detach()))
             if gp_weight:
@@ -97,7 +97,7 @@ def _reference_loop(G, D, images, *, steps, batch_size, loss, n_critic, gp_weigh
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
-        z = torch.randn(batch_size, nz)
+        z = torch.randn(batch_size, z_dim)
         loss_g = g_loss_fn(D(G(z)))
         opt_g.zero_grad()
         loss_g.backward()
@@ -117,7 +117,7 @@ def _models(kind: str):
     else:
         from gancourse.dcgan import build_dcgan
 
-        G, D = build_dcgan(nz=100, width=16, channels=1, img_size=28)
+        G, D = build_dcgan(z_dim=100, width=16, channels=1, img_size=28)
         if kind == "wgan-gp":  # a critic has no batch norm (the penalty is per sample)
             for name, m in list(D.named_modules()):
                 if isinstance(m, torch.nn.BatchNorm2d):
@@ -144,20 +144,20 @@ def bench_throughput(steps: int = 30, repeats: int = 5) -> list[dict]:
     rows = []
     for kind, s in settings.items():
         G0, _ = _models(kind)
-        nz = getattr(G0, "nz", None) or getattr(G0, "z_dim")
+        z_dim = G0.z_dim
         images_per_run = steps * 64 * (s["n_critic"] + 1)  # every D and G step sees a batch of 64
 
         def ours():
             G, D = _models(kind)
             t = time.perf_counter()
             train_gan(G, D, data, steps=steps, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.9),
-                      nz=nz, progress=False, sample_every=10**9, device="cpu", **s)
+                      z_dim=z_dim, progress=False, sample_every=10**9, device="cpu", **s)
             return images_per_run / (time.perf_counter() - t)
 
         def reference():
             G, D = _models(kind)
             t = time.perf_counter()
-            _reference_loop(G, D, data.images, steps=steps, batch_size=64, nz=nz, lr=2e-4, betas=(0.5, 0.9), **s)
+            _reference_loop(G, D, data.images, steps=steps, batch_size=64, z_dim=z_dim, lr=2e-4, betas=(0.5, 0.9), **s)
             return images_per_run / (time.perf_counter() - t)
 
         ours(), reference()  # warm-up, not timed

@@ -57,22 +57,22 @@ class ConditionalGenerator(nn.Module):
     embedding table fixed to the identity). Weights: the DCGAN initialisation; the embedding
     :math:`\mathcal N(0, 1)`, the scale of :math:`z`.
 
-    ``nz`` is Z, read by the training loop. Lecture 07.
+    ``z_dim`` is Z, read by the training loop. Lecture 07.
     """
 
-    def __init__(self, nz: int = 100, n_classes: int = 10, channels: int = 1, img_size: int = 28,
+    def __init__(self, z_dim: int = 100, n_classes: int = 10, channels: int = 1, img_size: int = 28,
                  ngf: int = 64, embed_dim: int | None = None):
         super().__init__()
-        self.nz, self.n_classes = nz, n_classes
+        self.z_dim, self.n_classes = z_dim, n_classes
         embed_dim = embed_dim or n_classes
         self.embed = nn.Embedding(n_classes, embed_dim)
-        self.net = Generator(nz=nz + embed_dim, ngf=ngf, channels=channels, img_size=img_size)
+        self.net = Generator(z_dim=z_dim + embed_dim, ngf=ngf, channels=channels, img_size=img_size)
         self.net.apply(weights_init)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         z = z.flatten(start_dim=1)  # (B, Z, 1, 1) or (B, Z) -> (B, Z)
-        if z.shape[1] != self.nz:
-            raise ValueError(f"z must have shape (B, {self.nz}), got {tuple(z.shape)}.")
+        if z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape (B, {self.z_dim}), got {tuple(z.shape)}.")
         check_labels(y, z.shape[0], self.n_classes)
         h = torch.cat([z, self.embed(y)], dim=1)  # (B, Z + E)
         return self.net(h)  # (B, C, H, W)
@@ -195,7 +195,7 @@ def samples_by_class(G: nn.Module, n_per_class: int, n_classes: int | None = Non
     n_classes = n_classes or G.n_classes
     dev = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n_per_class, G.nz, generator=gen).repeat(n_classes, 1)  # (K n, Z): same z in every class
+    z = torch.randn(n_per_class, G.z_dim, generator=gen).repeat(n_classes, 1)  # (K n, Z): same z in every class
     y = torch.arange(n_classes).repeat_interleave(n_per_class)  # (K n,) 0,0,..,1,1,..
     was_training = G.training
     G.eval()

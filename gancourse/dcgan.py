@@ -96,17 +96,17 @@ class Generator(nn.Module):
     bias where a batch norm follows (its shift would cancel it); the output layer has one.
     Radford et al. 2015, figure 1.
 
-    Args: ``nz`` the latent size Z (100 in the paper); ``ngf`` the width (channels of the last
+    Args: ``z_dim`` the latent size Z (100 in the paper); ``ngf`` the width (channels of the last
     hidden layer; 64 in the paper, 16 in FAST mode); ``channels`` C, 1 or 3; ``img_size`` 28, 32 or 64.
     Lecture 03.
     """
 
-    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 1, img_size: int = 28):
+    def __init__(self, z_dim: int = 100, ngf: int = 64, channels: int = 1, img_size: int = 28):
         super().__init__()
         layers = _check_size(img_size)
-        self.nz, self.ngf, self.channels, self.img_size = nz, ngf, channels, img_size
+        self.z_dim, self.ngf, self.channels, self.img_size = z_dim, ngf, channels, img_size
         n = len(layers)
-        widths = [nz] + [ngf * 2 ** (n - 2 - i) for i in range(n - 1)] + [channels]  # e.g. Z, 4f, 2f, f, C
+        widths = [z_dim] + [ngf * 2 ** (n - 2 - i) for i in range(n - 1)] + [channels]  # e.g. Z, 4f, 2f, f, C
         blocks = []
         for i, (k, s, p) in enumerate(layers):
             last = i == n - 1
@@ -117,7 +117,7 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim == 2:
             z = z[:, :, None, None]  # (B, Z) -> (B, Z, 1, 1): a 1x1 image with Z channels
-        assert_shape(z, (None, self.nz, 1, 1), "z")
+        assert_shape(z, (None, self.z_dim, 1, 1), "z")
         return self.net(z)  # (B, C, H, W)
 
 
@@ -186,10 +186,10 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def build_dcgan(nz: int = 100, width: int = 64, channels: int = 1, img_size: int = 28,
+def build_dcgan(z_dim: int = 100, width: int = 64, channels: int = 1, img_size: int = 28,
                 d_norm: str = "batch") -> tuple[Generator, Discriminator]:
     """A generator and a discriminator of the same width, initialised with :func:`weights_init`. Lecture 03."""
-    G = Generator(nz=nz, ngf=width, channels=channels, img_size=img_size)
+    G = Generator(z_dim=z_dim, ngf=width, channels=channels, img_size=img_size)
     D = Discriminator(ndf=width, channels=channels, img_size=img_size, norm=d_norm)
     G.apply(weights_init)
     D.apply(weights_init)

@@ -417,14 +417,14 @@ def feature_extractor(extractor="classifier", dataset: str = "digits"):
 def generate(G, n: int, seed: int = 0, batch_size: int = 250) -> torch.Tensor:
     """``n`` images (n, C, H, W) on the CPU from a generator, with noise from a generator seeded by ``seed``.
 
-    ``G`` is a module with a latent size ``nz`` (z of shape (B, nz)) and, when conditional,
+    ``G`` is a module with a latent size ``z_dim`` (z of shape (B, z_dim)) and, when conditional,
     ``n_classes`` (labels cycle through the classes, so every class gets n / K samples); or any
     callable ``G(n) -> images``. A module runs in evaluation mode and is restored. Lecture 09.
     """
     if not isinstance(G, nn.Module):
         return G(n).float().cpu()
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.nz, generator=gen)  # (n, Z), drawn before any batching: the same for every batch size
+    z = torch.randn(n, G.z_dim, generator=gen)  # (n, Z), drawn before any batching: the same for every batch size
     k = getattr(G, "n_classes", None)
     y = torch.arange(n) % k if k else None  # (n,) 0, 1, ..., K-1, 0, 1, ...
     dev = next(G.parameters()).device

@@ -17,7 +17,7 @@ from gancourse.train import train_gan
 out = sys.argv[1]
 torch.set_num_threads(1)
 torch.manual_seed(1234 + int(os.environ["RANK"]))  # different initial weights: DDP must make them equal
-G, D = build_dcgan(nz=16, width=4, channels=1, img_size=28)
+G, D = build_dcgan(z_dim=16, width=4, channels=1, img_size=28)
 data = image_dataset("digits", size=28)
 history = train_gan(G, D, data, steps=4, batch_size=8, gp_weight=1.0, sample_every=2, progress=False,
                     checkpoint=os.path.join(out, "ddp.pt"), device="cpu", log_every=2)

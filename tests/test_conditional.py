@@ -25,7 +25,7 @@ K = 10
 
 @pytest.mark.parametrize("img_size", [28, 32])
 def test_generator_shapes_for_every_label(img_size):
-    G = ConditionalGenerator(nz=8, n_classes=K, channels=1, img_size=img_size, ngf=4)
+    G = ConditionalGenerator(z_dim=8, n_classes=K, channels=1, img_size=img_size, ngf=4)
     z = torch.randn(1, 8).repeat(K, 1)  # the same z for every class
     y = torch.arange(K)
     with torch.no_grad():
@@ -80,7 +80,7 @@ def test_label_maps():
 
 
 def test_bad_labels_say_what_was_wrong():
-    G = ConditionalGenerator(nz=8, n_classes=K, ngf=4)
+    G = ConditionalGenerator(z_dim=8, n_classes=K, ngf=4)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\), got values from 0 to 10"):
         G(torch.randn(2, 8), torch.tensor([0, 10]))
     with pytest.raises(TypeError, match="integer tensor"):
@@ -96,7 +96,7 @@ class _Oracle(nn.Module):
 
     def __init__(self, shift: int = 0):
         super().__init__()
-        self.nz, self.n_classes, self.shift = 4, K, shift
+        self.z_dim, self.n_classes, self.shift = 4, K, shift
         self.dummy = nn.Parameter(torch.zeros(()))
 
     def forward(self, z, y):
@@ -118,7 +118,7 @@ def test_label_fidelity_on_generators_with_known_answers():
 
 
 def test_samples_by_class_share_z_across_classes():
-    G = ConditionalGenerator(nz=8, n_classes=K, ngf=4)
+    G = ConditionalGenerator(z_dim=8, n_classes=K, ngf=4)
     x, y = samples_by_class(G, n_per_class=2)
     assert x.shape == (2 * K, 1, 28, 28) and y.tolist() == [k for k in range(K) for _ in range(2)]
     assert G.training  # restored
@@ -127,7 +127,7 @@ def test_samples_by_class_share_z_across_classes():
 @pytest.mark.parametrize("D_cls", [ConcatDiscriminator, ProjectionDiscriminator])
 def test_trains_through_the_one_loop(D_cls):
     data = ImageDataset(torch.rand(32, 1, 28, 28) * 2 - 1, torch.arange(32) % K, "random", [str(k) for k in range(K)])
-    G = ConditionalGenerator(nz=8, n_classes=K, ngf=4)
+    G = ConditionalGenerator(z_dim=8, n_classes=K, ngf=4)
     D = D_cls(n_classes=K, ndf=4)
     history = train_gan(G, D, data, steps=3, loss="hinge", batch_size=8, conditional=True, n_samples=K,
                         sample_every=3, device="cpu", progress=False, r1_gamma=1.0)

@@ -11,7 +11,7 @@ from gancourse.dcgan import (SIZES, Discriminator, Generator, build_dcgan, conv_
 @pytest.mark.parametrize("img_size", SIZES)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_shapes_at_every_size(img_size, channels):
-    G, D = build_dcgan(nz=10, width=4, channels=channels, img_size=img_size)
+    G, D = build_dcgan(z_dim=10, width=4, channels=channels, img_size=img_size)
     z = torch.randn(5, 10)
     x = G(z)
     assert x.shape == (5, channels, img_size, img_size)
@@ -21,7 +21,7 @@ def test_shapes_at_every_size(img_size, channels):
 
 
 def test_wrong_shapes_are_explained():
-    G = Generator(nz=10, ngf=4)
+    G = Generator(z_dim=10, ngf=4)
     with pytest.raises(ValueError, match=r"z has shape \(2, 7, 1, 1\).*dim 1 is 7, expected 10"):
         G(torch.randn(2, 7))
     D = Discriminator(ndf=4, img_size=32)
@@ -91,7 +91,7 @@ def test_the_five_guidelines(img_size):
 def test_parameter_count_by_hand():
     # 32x32, Z=100, width 64, one channel: convs (no bias before BN) + BN (gamma, beta) + output conv with bias
     by_hand = (100 * 256 * 16 + 2 * 256) + (256 * 128 * 16 + 2 * 128) + (128 * 64 * 16 + 2 * 64) + (64 * 1 * 16 + 1)
-    assert count_parameters(Generator(nz=100, ngf=64, channels=1, img_size=32)) == by_hand == 1_066_881
+    assert count_parameters(Generator(z_dim=100, ngf=64, channels=1, img_size=32)) == by_hand == 1_066_881
     by_hand_d = (1 * 64 * 16 + 64) + (64 * 128 * 16 + 2 * 128) + (128 * 256 * 16 + 2 * 256) + (256 * 16 + 1)
     assert count_parameters(Discriminator(ndf=64, channels=1, img_size=32)) == by_hand_d
 
@@ -109,7 +109,7 @@ def test_norm_variants_of_the_discriminator():
 
 def test_init_statistics():
     torch.manual_seed(0)
-    G = Generator(nz=100, ngf=64, img_size=64)
+    G = Generator(z_dim=100, ngf=64, img_size=64)
     G.apply(weights_init)
     convs = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
     gammas = torch.cat([m.weight for m in G.modules() if isinstance(m, nn.BatchNorm2d)])

@@ -176,7 +176,7 @@ class _Shift(nn.Module):
 
     def __init__(self, shift: float):
         super().__init__()
-        self.nz, self.shift = 4, nn.Parameter(torch.tensor(shift))
+        self.z_dim, self.shift = 4, nn.Parameter(torch.tensor(shift))
 
     def forward(self, z):
         return (z + self.shift).reshape(-1, 1, 2, 2)
@@ -204,7 +204,7 @@ def test_fid_result_names_extractor_and_counts():
 
 def test_generate_conditional_cycles_labels():
     class Cond(nn.Module):
-        nz, n_classes = 2, 3
+        z_dim, n_classes = 2, 3
 
         def __init__(self):
             super().__init__()

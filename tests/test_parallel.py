@@ -44,7 +44,7 @@ def test_two_processes_end_with_identical_weights(tmp_path):
 
     # the checkpoint (written by rank 0 alone) loads in a single process and holds those weights
     ckpt = load_checkpoint(tmp_path / "ddp.pt")
-    G, D = build_dcgan(nz=16, width=4, channels=1, img_size=28)
+    G, D = build_dcgan(z_dim=16, width=4, channels=1, img_size=28)
     G.load_state_dict(ckpt["G"])
     D.load_state_dict(ckpt["D"])
     assert ckpt["step"] == 4
