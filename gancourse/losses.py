@@ -199,13 +199,13 @@ def r1_penalty(discriminator, real: torch.Tensor) -> torch.Tensor:
 
 
 def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, smooth: float = 0.1) -> torch.Tensor:
-    r"""The discriminator's cross-entropy with *one-sided* label smoothing: real targets :math:`1 - lpha`.
+    r"""The discriminator's cross-entropy with *one-sided* label smoothing: real targets :math:`1 - \alpha`.
 
-    .. math:: L_D = -\mathbb{E}ig[(1-lpha)\log\sigma(s_r) + lpha\log\sigma(-s_r)ig] - \mathbb{E}[\log\sigma(-s_f)]
+    .. math:: L_D = -\mathbb{E}\big[(1-\alpha)\log\sigma(s_r) + \alpha\log\sigma(-s_r)\big] - \mathbb{E}[\log\sigma(-s_f)]
 
     Only the real side is smoothed: smoothing the fakes' target too would reward D for keeping
     some belief in fakes where there is no data, so the optimum would no longer push G towards the
-    data (Salimans et al. 2016, arXiv:1606.03498, section 3.4). ``smooth`` :math:`lpha` in [0, 1);
+    data (Salimans et al. 2016, arXiv:1606.03498, section 3.4). ``smooth`` :math:`\alpha` in [0, 1);
     0 is :func:`d_loss`. Lecture 11.
     """
     if not 0 <= smooth < 1:
@@ -218,9 +218,9 @@ def d_loss_smoothed(real_logits: torch.Tensor, fake_logits: torch.Tensor, smooth
 def d_loss_relativistic(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     r"""The relativistic average discriminator's loss: is a real sample *more* real than the average fake?
 
-    .. math:: L_D = -\mathbb{E}_x[\log\sigma(s_r - ar s_f)] - \mathbb{E}_z[\log\sigma(-(s_f - ar s_r))]
+    .. math:: L_D = -\mathbb{E}_x[\log\sigma(s_r - \bar s_f)] - \mathbb{E}_z[\log\sigma(-(s_f - \bar s_r))]
 
-    with :math:`ar s_f, ar s_r` the batch means. Jolicoeur-Martineau 2018 (arXiv:1807.00734),
+    with :math:`\bar s_f, \bar s_r` the batch means. Jolicoeur-Martineau 2018 (arXiv:1807.00734),
     eq. 11 (RaSGAN). Lecture 11.
     """
     _check_pair(real_logits, fake_logits)
@@ -231,7 +231,7 @@ def d_loss_relativistic(real_logits: torch.Tensor, fake_logits: torch.Tensor) ->
 def g_loss_relativistic(fake_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
     r"""The relativistic average generator's loss: the discriminator's with the roles swapped.
 
-    .. math:: L_G = -\mathbb{E}_z[\log\sigma(s_f - ar s_r)] - \mathbb{E}_x[\log\sigma(-(s_r - ar s_f))]
+    .. math:: L_G = -\mathbb{E}_z[\log\sigma(s_f - \bar s_r)] - \mathbb{E}_x[\log\sigma(-(s_r - \bar s_f))]
 
     Unlike every other generator loss of the course it needs D's scores on *real* data too: the
     training loops pass them (see :data:`NEEDS_REAL_SCORES`). Jolicoeur-Martineau 2018, eq. 12.

@@ -1,5 +1,6 @@
-"""The project's frame: one list of dependencies, the commands the README promises, CI's entry point."""
+"""The project's frame: one list of dependencies, the commands the README promises, CI's entry point, clean text."""
 
+import json
 import re
 import subprocess
 import sys
@@ -51,3 +52,42 @@ def test_cli_lists_its_commands():
     out = subprocess.run([sys.executable, "-m", "gancourse", "--help"], capture_output=True, text=True, check=True)
     for command in ("course", "exercises", "execute", "train"):
         assert command in out.stdout
+
+
+# ---- no control characters in the package or the notebooks ----------------------------------
+# A "\a" or "\b" in a docstring that is not a raw string becomes BEL or BS: \alpha and \bar then show
+# as garbage on the course site. Allowed: \n, \t, and \r only before \n (a CRLF line end).
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+
+
+def _control_characters(text: str) -> list[str]:
+    """``line N: 'char'`` for every control character in ``text`` other than a newline, a tab or CRLF."""
+    return [f"line {text.count(chr(10), 0, m.start()) + 1}: {m.group()!r}" for m in _CONTROL.finditer(text)]
+
+
+def _course_files() -> list[Path]:
+    files = sorted((ROOT / "gancourse").rglob("*.py"))
+    for folder in ("lectures", "solutions", "exercises"):
+        files += sorted((ROOT / folder).glob("*.ipynb"))
+    return files
+
+
+def test_control_characters_are_found():
+    assert _control_characters("ok\tok\r\nok\n") == []
+    assert _control_characters('"""real targets 1 - \alpha"""\n\n\bar') == ["line 1: '\\x07'", "line 3: '\\x08'"]
+    assert _control_characters("a\rb") == ["line 1: '\\r'"]
+
+
+def test_no_control_characters_in_modules_and_notebooks():
+    found = {}
+    for path in _course_files():
+        text = path.read_text(encoding="utf-8")
+        bad = _control_characters(text)
+        if path.suffix == ".ipynb":  # JSON escapes them: look inside the cells too
+            cells = json.loads(text)["cells"]
+            bad += [f"cell {i}: {b}" for i, cell in enumerate(cells) for b in _control_characters("".join(cell["source"]))]
+        if bad:
+            found[str(path.relative_to(ROOT))] = bad[:5]
+    assert not found, ("control characters (write \\a, \\b inside a raw string, r\"\"\"...\"\"\"): "
+                       + "; ".join(f"{k}: {', '.join(v)}" for k, v in found.items()))
