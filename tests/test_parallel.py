@@ -9,7 +9,7 @@ import torch
 
 from gancourse import parallel
 from gancourse.dcgan import build_dcgan
-from gancourse.train import load_checkpoint
+from gancourse.checkpoints import load
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,7 +43,7 @@ def test_two_processes_end_with_identical_weights(tmp_path):
     assert ranks[0]["loss_d"] != ranks[1]["loss_d"]
 
     # the checkpoint (written by rank 0 alone) loads in a single process and holds those weights
-    ckpt = load_checkpoint(tmp_path / "ddp.pt")
+    ckpt = load(tmp_path / "ddp.pt")
     G, D = build_dcgan(z_dim=16, width=4, channels=1, img_size=28)
     G.load_state_dict(ckpt["G"])
     D.load_state_dict(ckpt["D"])
