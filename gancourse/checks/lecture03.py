@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from gancourse.checkpoints import one_thread
 from gancourse.checks._core import checker, _fmt, fail, assert_close, passed, _run
 
 
@@ -13,17 +14,6 @@ def _leaf_modules(module) -> list:
 
     reshapes = (nn.Flatten, nn.Unflatten, nn.Identity)
     return [m for m in module.modules() if not list(m.children()) and not isinstance(m, reshapes)]
-
-
-class _OneThread:
-    """Run tiny networks on one thread: on two busy cores, two threads can be ten times slower."""
-
-    def __enter__(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.threads)
 
 
 def _built(check: str, fn, *args) -> torch.nn.Module:
@@ -57,7 +47,7 @@ def check_dcgan_generator(fn) -> None:
     z (B, nz, 1, 1), the output range [-1, 1] (Tanh), the parameter count, batch norm and ReLU on the
     hidden layers and none at the output. Lecture 03 exercise.
     """
-    with _OneThread():
+    with one_thread():  # tiny networks: on two busy cores, two threads can be ten times slower
         _check_dcgan_generator(fn)
 
 
@@ -112,7 +102,7 @@ def check_dcgan_discriminator(fn) -> None:
     Compares with :class:`gancourse.dcgan.Discriminator` (``img_size=32``): one logit per image, no
     sigmoid, LeakyReLU(0.2), no batch norm at the input layer, the parameter count. Lecture 03 exercise.
     """
-    with _OneThread():
+    with one_thread():
         _check_dcgan_discriminator(fn)
 
 
@@ -232,7 +222,7 @@ def check_dcgan_train_step(fn) -> None:
     sign in either step, swapped real and fake, the saturating loss, reused noise, G stepping first,
     real and fake scored in one batch, and a missing ``zero_grad``. Lecture 03 exercise.
     """
-    with _OneThread():
+    with one_thread():
         _check_dcgan_train_step(fn)
 
 
