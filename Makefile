@@ -5,6 +5,7 @@
 #   make exercises  regenerate exercises/ from solutions/
 #   make notebooks  re-execute lectures/ and solutions/ in FAST mode (what gets committed)
 #   make bench      performance table (lecture times, training throughput, Fréchet distance)
+#   make robust     every lecture again under two more seed offsets and two torch threads: each checked claim that changes
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +24,7 @@ TEST_ENV := GANCOURSE_FAST=1 GANCOURSE_CACHE=$(CURDIR)/.cache/test GANCOURSE_DAT
 	HTTPS_PROXY=http://127.0.0.1:9 no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: bench lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor
+.PHONY: bench robust lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +63,12 @@ course: $(STAMP)
 # pytorch-fid at 2048 dimensions: one table (see benchmarks/bench.py; PARTS=fd,throughput for a subset).
 bench: $(STAMP)
 	GANCOURSE_CACHE=$(CURDIR)/.cache/bench GANCOURSE_DATA=$(CURDIR)/.cache/data $(PY) benchmarks/bench.py $(if $(PARTS),--only $(PARTS),)
+
+# Re-execute the lectures (copies) under GANCOURSE_SEED=1 and 2 and with two torch threads, each with a cache of its
+# own, and print every checked output line that differs from the committed one (benchmarks/robust.py).
+# LECTURES="01 04" for a subset; VARIANTS="seed=3 threads=2" for others. Every lecture: many minutes on a CPU.
+robust: $(STAMP)
+	$(TEST_ENV) $(PY) benchmarks/robust.py $(if $(LECTURES),--lectures $(LECTURES),) $(if $(VARIANTS),--variants $(VARIANTS),)
 
 exercises: $(STAMP)
 	$(PY) -m gancourse exercises
