@@ -1,4 +1,4 @@
-"""Plots for the course: densities with D(x), 2D fields, image grids, loss curves.
+"""Plots for the course, in lecture order: densities with D(x), loss curves, 2D fields, image grids.
 
 Every function draws onto matplotlib axes it creates or is given, takes the title and labels a
 lecture wants, and returns the figure (or axes), so a notebook cell stays one call long. The
@@ -52,9 +52,17 @@ def image_grid(images, nrow: int = 8, title: str | None = None, ax=None, row_lab
     return ax
 
 
+def _moving_average(values, k: int):
+    """(values smoothed over k, the 1-based steps they belong to)."""
+    v = np.asarray(values, dtype=float)
+    k = max(1, min(k, len(v)))
+    return np.convolve(v, np.ones(k) / k, mode="valid"), np.arange(k, len(v) + 1)
+
+
 # --------------------------------------------------------------------------------------------
-# Lectures 01-02: the 1D game (densities, D(x), snapshots, losses, D*, JSD vs W1, gradients)
+# Lectures 01-02: the 1D game (densities, D(x), snapshots, D*, JSD vs W1, gradients)
 # --------------------------------------------------------------------------------------------
+
 
 _REAL_COLOR, _FAKE_COLOR, _D_COLOR, _DSTAR_COLOR = "tab:blue", "tab:orange", "black", "tab:green"
 
@@ -111,15 +119,15 @@ def _finish_strip(fig, axes, n_used: int, title: str | None):
     return fig
 
 def plot_snapshots_1d(history, p_data_fn, steps=None, *, title: str | None = None, ncols: int = 4):
-    """A row of :func:`plot_game_1d` panels, one per recorded step of a ``toy.ToyHistory``.
+    """A row of :func:`plot_game_1d` panels, one per snapshot of a :class:`gancourse.train.History` of a 1D game.
 
     ``p_data_fn`` maps points (M,) to the data density (e.g. ``BimodalGaussian1D().pdf``); ``steps``
     picks snapshots (default: all). Returns the figure. Lecture 01.
     """
     steps = history.snapshot_steps if steps is None else list(steps)
     if history.grid is None:
-        raise ValueError("this history has no grid: train with grid=toy.grid_1d() to record D(x).")
-    x = history.grid.ravel()
+        raise ValueError("this history has no grid: train with grid=toy.grid_1d() (train.RecordD) to record D(x).")
+    x = np.asarray(history.grid).ravel()
     ncols = min(ncols, len(steps))
     nrows = int(np.ceil(len(steps) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows), sharey=True, squeeze=False)
@@ -130,47 +138,6 @@ def plot_snapshots_1d(history, p_data_fn, steps=None, *, title: str | None = Non
             ax.get_legend().remove()
             ax.set_ylabel("")
     return _finish_strip(fig, axes, len(steps), title)
-
-
-def plot_toy_losses(history, *, title: str = "The game's records", smooth: int = 25):
-    r"""Two panels from a ``toy.ToyHistory``: both losses, and the mean :math:`D(x)`, :math:`D(G(z))`.
-
-    Reference lines mark the equilibrium values of the non-saturating game: :math:`L_D = \log 4`,
-    :math:`L_G = \log 2`, :math:`D = 1/2`. Curves are moving averages over ``smooth`` steps (raw in
-    light colour). Returns the figure. Lecture 01.
-    """
-    def ma(v):
-        v = np.asarray(v, dtype=float)
-        k = max(1, min(smooth, len(v)))
-        return np.convolve(v, np.ones(k) / k, mode="valid"), np.arange(k - 1, len(v)) + 1
-
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4))
-    for values, color, label in ((history.d_loss, "tab:red", r"$L_D$"), (history.g_loss, "tab:purple", r"$L_G$")):
-        a1.plot(np.arange(1, len(values) + 1), values, color=color, alpha=0.2, lw=0.8)
-        m, t = ma(values)
-        a1.plot(t, m, color=color, label=label)
-    if history.probabilities:
-        a1.axhline(np.log(4), color="tab:red", ls=":", lw=1, label=r"$\log 4$ (D = 1/2)")
-        a1.axhline(np.log(2), color="tab:purple", ls=":", lw=1, label=r"$\log 2$ (D = 1/2)")
-    a1.set_xlabel("generator step")
-    a1.set_ylabel("loss (nats)")
-    a1.set_title("Losses")
-    a1.legend(fontsize=8)
-    for values, color, label in ((history.d_real, _REAL_COLOR, "mean D(x), real"),
-                                 (history.d_fake, _FAKE_COLOR, "mean D(G(z)), fake")):
-        a2.plot(np.arange(1, len(values) + 1), values, color=color, alpha=0.2, lw=0.8)
-        m, t = ma(values)
-        a2.plot(t, m, color=color, label=label)
-    if history.probabilities:
-        a2.axhline(0.5, color="gray", ls=":", lw=1, label="1/2")
-        a2.set_ylim(0, 1)
-    a2.set_xlabel("generator step")
-    a2.set_ylabel("D" if history.probabilities else "critic score")
-    a2.set_title("What D says about each batch")
-    a2.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def plot_jsd_and_w1(thetas, jsd_values, w1_values, *, ax=None,
@@ -223,6 +190,79 @@ def plot_bilinear_spiral(trajectories: dict, *, ax=None,
     ax.set_ylabel("y (the maximising player)")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper right")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 03: image GANs over training (loss curves, D's outputs, gradient norms, sample grids)
+# --------------------------------------------------------------------------------------------
+
+
+def plot_training_curves(history, *, smooth: int = 10, title: str | None = None):
+    r"""The course's loss-curve plot, three panels from a :class:`gancourse.train.History` (toy or image
+    run): both losses; D's mean output on real and fake batches; the gradient norms of D and G (log scale).
+
+    Faint lines are the per-step values, bold ones moving averages over ``smooth`` steps. For the
+    logit losses the middle panel marks 1/2, where an undecided D sits, and the left one
+    :math:`\log 4 \approx 1.386`, the D loss of an undecided D. Returns the figure. Lectures 01 and 03.
+    """
+    probability = history.d_output == "probability"
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.7))
+    panels = (
+        (axes[0], (("loss_d", "D loss", _REAL_COLOR), ("loss_g", "G loss", _FAKE_COLOR)), "loss",
+         "Losses"),
+        (axes[1], (("d_real", "D(x), real batch" if probability else "score on real", _REAL_COLOR),
+                   ("d_fake", "D(G(z)), fake batch" if probability else "score on fake", _FAKE_COLOR)),
+         "mean D(x)" if probability else "mean critic score", "What D says about each batch"),
+        (axes[2], (("grad_norm_d", r"$\|\nabla_{\theta_D} L_D\|$", _REAL_COLOR),
+                   ("grad_norm_g", r"$\|\nabla_{\theta_G} L_G\|$", _FAKE_COLOR)), "gradient norm",
+         "Gradient norms"),
+    )
+    for ax, series, ylabel, panel_title in panels:
+        for key, label, color in series:
+            values = np.asarray(getattr(history, key), dtype=float)
+            steps = np.arange(1, len(values) + 1)
+            ax.plot(steps, values, color=color, alpha=0.25, lw=0.8)
+            m, t = _moving_average(values, smooth)
+            ax.plot(t, m, color=color, lw=2, label=label)
+        ax.set_xlabel("generator step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(panel_title)
+    if probability:
+        axes[0].axhline(np.log(4), color="gray", ls=":", lw=1, label=r"$\log 4$: D undecided")
+        axes[1].axhline(0.5, color="gray", ls=":", lw=1, label="1/2: D undecided")
+        axes[1].set_ylim(0, 1)
+    axes[2].set_yscale("log")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(title or f"Training records over {history.steps} generator steps")
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples_over_training(history, *, n: int = 8, rows: int = 6, title: str | None = None):
+    """The generator's images from the same fixed z at several moments of training, one row each.
+
+    ``rows`` sample grids are picked evenly from ``history.sample_steps`` (always the first and the
+    last); each row shows the first ``n`` images. Returns the axes. Lecture 03.
+    """
+    if not history.samples:
+        raise ValueError("the History holds no samples; train with sample_every set.")
+    picks = np.unique(np.linspace(0, len(history.samples) - 1, min(rows, len(history.samples))).round().astype(int))
+    images = torch.cat([history.samples[k][:n] for k in picks])  # (rows * n, C, H, W)
+    labels = [f"step {history.sample_steps[k]:,}" for k in picks]
+    _, ax = plt.subplots(figsize=(0.75 * n + 1.5, 0.75 * len(picks) + 0.8))
+    return image_grid(images, nrow=n, ax=ax, row_labels=labels,
+                      title=title or "The same z as training goes (rows: generator steps)")
+
+
+def plot_interpolation(images, t, *, ax=None, title: str | None = None):
+    """A row of images (S, C, H, W) generated along a path in latent space, labelled by ``t`` (S,). Lecture 03."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.8 * len(images) + 1.2, 1.9))
+    image_grid(images, nrow=len(images), ax=ax, col_labels=[f"{v:.2f}" for v in t])
+    ax.set_xlabel("t, from z_0 (t = 0) to z_1 (t = 1)")
+    ax.set_title(title or "Walking a straight line in z")
     return ax
 
 
@@ -330,7 +370,7 @@ def plot_generator_gradients_2d(D, samples, centers=None, *, loss: str = "nonsat
 
 def plot_snapshots_2d(history, centers=None, std: float | None = None, steps=None, *, modes=None,
                       title: str | None = None, ncols: int = 5, lim: float = 3.0):
-    """A strip of :func:`plot_samples_2d` panels, one per snapshot of a ``toy.ToyHistory``.
+    """A strip of :func:`plot_samples_2d` panels, one per snapshot of a :class:`gancourse.train.History` of a 2D game.
 
     ``modes`` (optional, aligned with ``history.snapshot_steps``) adds the modes covered to each
     panel's title. Returns the figure. Lecture 04.
@@ -380,6 +420,158 @@ def plot_weight_histogram(module, c: float | None = None, *, ax=None, title: str
     ax.set_ylabel("count")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 06: spectral normalization
+# --------------------------------------------------------------------------------------------
+
+
+def plot_power_iteration(estimates: dict, exact: dict, *, title: str = "Power iteration on random matrices"):
+    r"""Two panels: :math:`\hat\sigma` after each power-iteration step against the exact :math:`\sigma`
+    (dashed), and the relative error :math:`(\sigma - \hat\sigma)/\sigma` on a log scale.
+
+    ``estimates`` maps a label to the sequence of estimates (index 0: before the first step);
+    ``exact`` maps the same labels to ``torch.linalg.matrix_norm(W, ord=2)``. Returns the figure. Lecture 06.
+    """
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for i, (label, values) in enumerate(estimates.items()):
+        color = f"C{i}"
+        values = np.asarray(values, dtype=float)
+        steps = np.arange(len(values))
+        a1.plot(steps, values, color=color, marker=".", label=f"{label}: estimate")
+        a1.axhline(exact[label], color=color, ls="--", lw=1, label=f"{label}: SVD, {exact[label]:.3f}")
+        err = np.clip((exact[label] - values) / exact[label], 1e-16, None)
+        a2.semilogy(steps, err, color=color, marker=".", label=label)
+    a1.set_xlabel("power-iteration steps")
+    a1.set_ylabel(r"$\hat\sigma = u^\top W v$")
+    a1.set_title("The estimate climbs to the top singular value")
+    a1.legend(fontsize=7)
+    a2.set_xlabel("power-iteration steps")
+    a2.set_ylabel(r"relative error $(\sigma - \hat\sigma)/\sigma$")
+    a2.set_title("The error shrinks geometrically")
+    a2.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_normalised_sigma(curves: dict, *, ax=None, xlabel: str = "forward passes (one power-iteration step each)",
+                          title: str = "Spectral norm of the normalised weight"):
+    r"""The exact spectral norm of :math:`W/\hat\sigma` over time, one curve per label, with the target 1 dotted.
+
+    Returns the axes. Lecture 06.
+    """
+    ax = _new_axes(ax)
+    for label, values in curves.items():
+        ax.plot(np.arange(len(values)), values, marker=".", label=label)
+    ax.axhline(1.0, color="gray", ls=":", lw=1, label="target: 1")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"$\sigma(W / \hat\sigma)$ (exact, by SVD)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_lipschitz_check(norms: dict, bound: float, *, ax=None, bins: int = 40,
+                         title: str = "Measured gradient norms against the Lipschitz bound"):
+    r"""Histograms of measured :math:`\lVert\nabla_x D(x)\rVert_2`, one per set of points, and the bound as a vertical line.
+
+    ``norms`` maps a label (e.g. "real images") to a (B,) tensor from
+    :func:`gancourse.spectral.gradient_norms`. Log-scaled x axis. Returns the axes. Lecture 06.
+    """
+    ax = _new_axes(ax, figsize=(7.0, 3.6))
+    values = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float) for k, v in norms.items()}
+    lo = min(v.min() for v in values.values())
+    edges = np.geomspace(max(lo, 1e-8) * 0.8, bound * 1.5, bins)
+    for label, v in values.items():
+        ax.hist(v, bins=edges, alpha=0.55, label=f"{label} (max {v.max():.3g})")
+    ax.axvline(bound, color="black", ls="--", label=f"product of layer bounds: {bound:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\|\nabla_x D(x)\|_2$")
+    ax.set_ylabel("points")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_run_comparison(histories: dict, *, smooth: int = 10, title: str = "Two runs side by side"):
+    r"""Compare image-GAN runs (:class:`gancourse.train.History`): D's output on real (solid) and fake
+    (dashed) batches, and the norm of D's gradient (log scale), moving averages over ``smooth`` steps.
+
+    ``histories`` maps a label to a History. Returns the figure. Lecture 06.
+    """
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for i, (label, h) in enumerate(histories.items()):
+        color = f"C{i}"
+        unit = "D" if h.d_output == "probability" else "score"
+        for key, ls, what in (("d_real", "-", "real"), ("d_fake", "--", "fake")):
+            m, t = _moving_average(getattr(h, key), smooth)
+            a1.plot(t, m, color=color, ls=ls, label=f"{label}: {unit} on {what}")
+        m, t = _moving_average(h.grad_norm_d, smooth)
+        a2.semilogy(t, m, color=color, label=label)
+    a1.set_xlabel("generator step")
+    a1.set_ylabel("mean output of D (probability or score)")
+    a1.set_title("What D says about real and fake batches")
+    a1.legend(fontsize=7)
+    a2.set_xlabel("generator step")
+    a2.set_ylabel(r"$\|\nabla_{\theta_D} L_D\|$")
+    a2.set_title("Norm of the discriminator's gradient")
+    a2.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Lecture 07: conditional GANs
+# --------------------------------------------------------------------------------------------
+
+
+def plot_label_fidelity(per_class: dict, *, chance: float | None = None, ax=None,
+                        title: str = "Label fidelity per class"):
+    r"""Grouped bars: for each class, the share of samples the classifier assigns to the requested class.
+
+    ``per_class`` maps a label (a model, a stage of training) to a (K,) tensor of accuracies, as
+    returned in :func:`gancourse.conditional.label_fidelity`'s ``per_class``; ``chance`` (1/K)
+    is drawn as a dotted line. Returns the axes. Lecture 07.
+    """
+    ax = _new_axes(ax, figsize=(8.0, 3.4))
+    n = len(per_class)
+    width = 0.8 / n
+    for i, (label, acc) in enumerate(per_class.items()):
+        acc = np.asarray(acc, dtype=float)
+        ax.bar(np.arange(len(acc)) + (i - (n - 1) / 2) * width, acc, width, label=f"{label} (mean {acc.mean():.2f})")
+    if chance is not None:
+        ax.axhline(chance, color="gray", ls=":", label=f"chance: {chance:.2f}")
+    k = len(next(iter(per_class.values())))
+    ax.set_xticks(np.arange(k))
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("requested class y")
+    ax.set_ylabel("share classified as y")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
+    return ax
+
+
+def plot_confusion(confusion, classes=None, *, ax=None, title: str = "Requested against recognised class"):
+    """A confusion matrix of counts (K, K) (rows: the requested class, columns: the classifier's), shown as row shares.
+
+    Returns the axes. Lecture 07.
+    """
+    ax = _new_axes(ax, figsize=(4.6, 4.0))
+    c = np.asarray(confusion.cpu() if isinstance(confusion, torch.Tensor) else confusion, dtype=float)
+    shares = c / np.clip(c.sum(axis=1, keepdims=True), 1, None)
+    im = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    k = len(c)
+    classes = list(classes) if classes is not None else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), classes)
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("class predicted by the classifier")
+    ax.set_ylabel("class requested from G")
+    ax.set_title(title)
+    plt.colorbar(im, ax=ax, fraction=0.046, label="share of the row")
     return ax
 
 
@@ -553,238 +745,6 @@ def plot_latent_paths(G, z1, z2, steps: int = 9, *, ax=None, title: str | None =
     return image_grid(torch.cat([in_z, in_w]).cpu(), nrow=steps, ax=ax, row_labels=["slerp in Z", "lerp in W"],
                       col_labels=[f"{v:.2f}" for v in t.tolist()],
                       title=title or "From one latent to another: the same endpoints, two paths")
-
-
-# --------------------------------------------------------------------------------------------
-# Lecture 06: spectral normalization
-# --------------------------------------------------------------------------------------------
-
-
-def _moving_average(values, k: int):
-    """(values smoothed over k, the 1-based steps they belong to)."""
-    v = np.asarray(values, dtype=float)
-    k = max(1, min(k, len(v)))
-    return np.convolve(v, np.ones(k) / k, mode="valid"), np.arange(k, len(v) + 1)
-
-
-def plot_power_iteration(estimates: dict, exact: dict, *, title: str = "Power iteration on random matrices"):
-    r"""Two panels: :math:`\hat\sigma` after each power-iteration step against the exact :math:`\sigma`
-    (dashed), and the relative error :math:`(\sigma - \hat\sigma)/\sigma` on a log scale.
-
-    ``estimates`` maps a label to the sequence of estimates (index 0: before the first step);
-    ``exact`` maps the same labels to ``torch.linalg.matrix_norm(W, ord=2)``. Returns the figure. Lecture 06.
-    """
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for i, (label, values) in enumerate(estimates.items()):
-        color = f"C{i}"
-        values = np.asarray(values, dtype=float)
-        steps = np.arange(len(values))
-        a1.plot(steps, values, color=color, marker=".", label=f"{label}: estimate")
-        a1.axhline(exact[label], color=color, ls="--", lw=1, label=f"{label}: SVD, {exact[label]:.3f}")
-        err = np.clip((exact[label] - values) / exact[label], 1e-16, None)
-        a2.semilogy(steps, err, color=color, marker=".", label=label)
-    a1.set_xlabel("power-iteration steps")
-    a1.set_ylabel(r"$\hat\sigma = u^\top W v$")
-    a1.set_title("The estimate climbs to the top singular value")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("power-iteration steps")
-    a2.set_ylabel(r"relative error $(\sigma - \hat\sigma)/\sigma$")
-    a2.set_title("The error shrinks geometrically")
-    a2.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_normalised_sigma(curves: dict, *, ax=None, xlabel: str = "forward passes (one power-iteration step each)",
-                          title: str = "Spectral norm of the normalised weight"):
-    r"""The exact spectral norm of :math:`W/\hat\sigma` over time, one curve per label, with the target 1 dotted.
-
-    Returns the axes. Lecture 06.
-    """
-    ax = _new_axes(ax)
-    for label, values in curves.items():
-        ax.plot(np.arange(len(values)), values, marker=".", label=label)
-    ax.axhline(1.0, color="gray", ls=":", lw=1, label="target: 1")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(r"$\sigma(W / \hat\sigma)$ (exact, by SVD)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
-
-
-def plot_lipschitz_check(norms: dict, bound: float, *, ax=None, bins: int = 40,
-                         title: str = "Measured gradient norms against the Lipschitz bound"):
-    r"""Histograms of measured :math:`\lVert\nabla_x D(x)\rVert_2`, one per set of points, and the bound as a vertical line.
-
-    ``norms`` maps a label (e.g. "real images") to a (B,) tensor from
-    :func:`gancourse.spectral.gradient_norms`. Log-scaled x axis. Returns the axes. Lecture 06.
-    """
-    ax = _new_axes(ax, figsize=(7.0, 3.6))
-    values = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float) for k, v in norms.items()}
-    lo = min(v.min() for v in values.values())
-    edges = np.geomspace(max(lo, 1e-8) * 0.8, bound * 1.5, bins)
-    for label, v in values.items():
-        ax.hist(v, bins=edges, alpha=0.55, label=f"{label} (max {v.max():.3g})")
-    ax.axvline(bound, color="black", ls="--", label=f"product of layer bounds: {bound:.3g}")
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\|\nabla_x D(x)\|_2$")
-    ax.set_ylabel("points")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
-
-
-def plot_run_comparison(histories: dict, *, smooth: int = 10, title: str = "Two runs side by side"):
-    r"""Compare image-GAN runs (:class:`gancourse.train.History`): D's output on real (solid) and fake
-    (dashed) batches, and the norm of D's gradient (log scale), moving averages over ``smooth`` steps.
-
-    ``histories`` maps a label to a History. Returns the figure. Lecture 06.
-    """
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for i, (label, h) in enumerate(histories.items()):
-        color = f"C{i}"
-        unit = "D" if h.d_output == "probability" else "score"
-        for key, ls, what in (("d_real", "-", "real"), ("d_fake", "--", "fake")):
-            m, t = _moving_average(getattr(h, key), smooth)
-            a1.plot(t, m, color=color, ls=ls, label=f"{label}: {unit} on {what}")
-        m, t = _moving_average(h.grad_norm_d, smooth)
-        a2.semilogy(t, m, color=color, label=label)
-    a1.set_xlabel("generator step")
-    a1.set_ylabel("mean output of D (probability or score)")
-    a1.set_title("What D says about real and fake batches")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("generator step")
-    a2.set_ylabel(r"$\|\nabla_{\theta_D} L_D\|$")
-    a2.set_title("Norm of the discriminator's gradient")
-    a2.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-# --------------------------------------------------------------------------------------------
-# Lecture 07: conditional GANs
-# --------------------------------------------------------------------------------------------
-
-
-def plot_label_fidelity(per_class: dict, *, chance: float | None = None, ax=None,
-                        title: str = "Label fidelity per class"):
-    r"""Grouped bars: for each class, the share of samples the classifier assigns to the requested class.
-
-    ``per_class`` maps a label (a model, a stage of training) to a (K,) tensor of accuracies, as
-    returned in :func:`gancourse.conditional.label_fidelity`'s ``per_class``; ``chance`` (1/K)
-    is drawn as a dotted line. Returns the axes. Lecture 07.
-    """
-    ax = _new_axes(ax, figsize=(8.0, 3.4))
-    n = len(per_class)
-    width = 0.8 / n
-    for i, (label, acc) in enumerate(per_class.items()):
-        acc = np.asarray(acc, dtype=float)
-        ax.bar(np.arange(len(acc)) + (i - (n - 1) / 2) * width, acc, width, label=f"{label} (mean {acc.mean():.2f})")
-    if chance is not None:
-        ax.axhline(chance, color="gray", ls=":", label=f"chance: {chance:.2f}")
-    k = len(next(iter(per_class.values())))
-    ax.set_xticks(np.arange(k))
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("requested class y")
-    ax.set_ylabel("share classified as y")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
-    return ax
-
-
-def plot_confusion(confusion, classes=None, *, ax=None, title: str = "Requested against recognised class"):
-    """A confusion matrix of counts (K, K) (rows: the requested class, columns: the classifier's), shown as row shares.
-
-    Returns the axes. Lecture 07.
-    """
-    ax = _new_axes(ax, figsize=(4.6, 4.0))
-    c = np.asarray(confusion.cpu() if isinstance(confusion, torch.Tensor) else confusion, dtype=float)
-    shares = c / np.clip(c.sum(axis=1, keepdims=True), 1, None)
-    im = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    k = len(c)
-    classes = list(classes) if classes is not None else [str(i) for i in range(k)]
-    ax.set_xticks(range(k), classes)
-    ax.set_yticks(range(k), classes)
-    ax.set_xlabel("class predicted by the classifier")
-    ax.set_ylabel("class requested from G")
-    ax.set_title(title)
-    plt.colorbar(im, ax=ax, fraction=0.046, label="share of the row")
-    return ax
-
-
-# --------------------------------------------------------------------------------------------
-# Lecture 03: image GANs over training (loss curves, D's outputs, gradient norms, sample grids)
-# --------------------------------------------------------------------------------------------
-
-
-def plot_training_curves(history, *, smooth: int = 10, title: str | None = None):
-    r"""Three panels from a :class:`gancourse.train.History`: both losses; D's mean output on real and
-    fake batches; the gradient norms of D and G (log scale).
-
-    Faint lines are the per-step values, bold ones moving averages over ``smooth`` steps. For the
-    logit losses the middle panel marks 1/2, where an undecided D sits, and the left one
-    :math:`\log 4 \approx 1.386`, the D loss of an undecided D. Returns the figure. Lecture 03.
-    """
-    probability = history.d_output == "probability"
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.7))
-    panels = (
-        (axes[0], (("loss_d", "D loss", _REAL_COLOR), ("loss_g", "G loss", _FAKE_COLOR)), "loss",
-         "Losses"),
-        (axes[1], (("d_real", "D(x), real batch" if probability else "score on real", _REAL_COLOR),
-                   ("d_fake", "D(G(z)), fake batch" if probability else "score on fake", _FAKE_COLOR)),
-         "mean D(x)" if probability else "mean critic score", "What D says about each batch"),
-        (axes[2], (("grad_norm_d", r"$\|\nabla_{\theta_D} L_D\|$", _REAL_COLOR),
-                   ("grad_norm_g", r"$\|\nabla_{\theta_G} L_G\|$", _FAKE_COLOR)), "gradient norm",
-         "Gradient norms"),
-    )
-    for ax, series, ylabel, panel_title in panels:
-        for key, label, color in series:
-            values = np.asarray(getattr(history, key), dtype=float)
-            steps = np.arange(1, len(values) + 1)
-            ax.plot(steps, values, color=color, alpha=0.25, lw=0.8)
-            m, t = _moving_average(values, smooth)
-            ax.plot(t, m, color=color, lw=2, label=label)
-        ax.set_xlabel("generator step")
-        ax.set_ylabel(ylabel)
-        ax.set_title(panel_title)
-    if probability:
-        axes[0].axhline(np.log(4), color="gray", ls=":", lw=1, label=r"$\log 4$: D undecided")
-        axes[1].axhline(0.5, color="gray", ls=":", lw=1, label="1/2: D undecided")
-        axes[1].set_ylim(0, 1)
-    axes[2].set_yscale("log")
-    for ax in axes:
-        ax.legend(fontsize=8)
-    fig.suptitle(title or f"Training records over {history.steps} generator steps")
-    fig.tight_layout()
-    return fig
-
-
-def plot_samples_over_training(history, *, n: int = 8, rows: int = 6, title: str | None = None):
-    """The generator's images from the same fixed z at several moments of training, one row each.
-
-    ``rows`` sample grids are picked evenly from ``history.sample_steps`` (always the first and the
-    last); each row shows the first ``n`` images. Returns the axes. Lecture 03.
-    """
-    if not history.samples:
-        raise ValueError("the History holds no samples; train with sample_every set.")
-    picks = np.unique(np.linspace(0, len(history.samples) - 1, min(rows, len(history.samples))).round().astype(int))
-    images = torch.cat([history.samples[k][:n] for k in picks])  # (rows * n, C, H, W)
-    labels = [f"step {history.sample_steps[k]:,}" for k in picks]
-    _, ax = plt.subplots(figsize=(0.75 * n + 1.5, 0.75 * len(picks) + 0.8))
-    return image_grid(images, nrow=n, ax=ax, row_labels=labels,
-                      title=title or "The same z as training goes (rows: generator steps)")
-
-
-def plot_interpolation(images, t, *, ax=None, title: str | None = None):
-    """A row of images (S, C, H, W) generated along a path in latent space, labelled by ``t`` (S,). Lecture 03."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.8 * len(images) + 1.2, 1.9))
-    image_grid(images, nrow=len(images), ax=ax, col_labels=[f"{v:.2f}" for v in t])
-    ax.set_xlabel("t, from z_0 (t = 0) to z_1 (t = 1)")
-    ax.set_title(title or "Walking a straight line in z")
-    return ax
 
 
 # --------------------------------------------------------------------------------------------

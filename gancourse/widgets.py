@@ -54,7 +54,7 @@ class _FigureWidget:
 
 
 class MinimaxDance(_FigureWidget):
-    r"""A Play button and a slider over the snapshots of a ``toy.ToyHistory`` of a 1D game.
+    r"""A Play button and a slider over the snapshots of a :class:`gancourse.train.History` of a 1D game.
 
     Each frame draws :math:`p_\text{data}`, the histogram of G's samples and :math:`D(x)` at one
     recorded step (:func:`gancourse.viz.plot_game_1d`). ``history`` needs a grid (train with
@@ -68,7 +68,7 @@ class MinimaxDance(_FigureWidget):
                              "and snapshot_steps=(...).")
         super().__init__(figsize)
         self.history = history
-        self.x = history.grid.ravel()  # (M,)
+        self.x = np.asarray(history.grid).ravel()  # (M,)
         self.p_data = np.asarray(p_data_fn(self.x), dtype=float)  # (M,)
         last = len(history.snapshots) - 1
         self.slider = widgets.IntSlider(value=0, min=0, max=last, description="snapshot", readout=False)
