@@ -91,3 +91,12 @@ def test_no_control_characters_in_modules_and_notebooks():
             found[str(path.relative_to(ROOT))] = bad[:5]
     assert not found, ("control characters (write \\a, \\b inside a raw string, r\"\"\"...\"\"\"): "
                        + "; ".join(f"{k}: {', '.join(v)}" for k, v in found.items()))
+
+
+def test_the_package_docstring_names_every_module():
+    import gancourse
+
+    modules = {p.stem for p in (ROOT / "gancourse").glob("*.py") if not p.stem.startswith("_")}
+    modules |= {p.parent.name for p in (ROOT / "gancourse").glob("*/__init__.py")}
+    missing = sorted(m for m in modules if f"``{m}``" not in gancourse.__doc__)
+    assert not missing, f"add a row for {', '.join(missing)} to the module table in gancourse/__init__.py"
