@@ -7,8 +7,8 @@ folder, never the committed files) in FAST mode under each variant:
 
 - ``GANCOURSE_SEED=1`` and ``GANCOURSE_SEED=2`` (every seed of the course shifted; one torch thread,
   as ``make test`` runs),
-- ``GANCOURSE_SEED=0`` with two torch threads (another reduction order; a cell that pins one thread
-  with ``torch.set_num_threads(1)`` keeps it),
+- ``GANCOURSE_SEED=0`` with two torch threads (another reduction order; the kernel starts with two
+  threads and ignores the lectures' own ``torch.set_num_threads(1)``, through an IPython startup file),
 
 each variant with a cache folder of its own (every model is trained again under it; the lectures
 run in order, since later ones load what earlier ones trained). Then, for every cell marked
@@ -114,6 +114,14 @@ def run_variant(variant: Variant, lectures: list[Path], out: Path) -> dict[str, 
            "MKL_NUM_THREADS": str(variant.threads), "GANCOURSE_CACHE": str(folder / "cache"),
            "GANCOURSE_FAST": "1", "TQDM_DISABLE": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"}
     env.setdefault("GANCOURSE_DATA", os.environ.get("GANCOURSE_DATA", str(ROOT / ".cache" / "data")))
+    if variant.threads != 1:  # the lectures pin one thread for their tiny networks: hold the kernel at N
+        startup = folder / "ipython" / "profile_default" / "startup"
+        startup.mkdir(parents=True, exist_ok=True)
+        (startup / "00-robust-threads.py").write_text(
+            "import torch\n"
+            f"torch.set_num_threads({variant.threads})\n"
+            "torch.set_num_threads = lambda n: None  # make robust: this kernel keeps its thread count\n")
+        env["IPYTHONDIR"] = str(folder / "ipython")
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernels inherit this process's environment
     results = {}
