@@ -85,7 +85,9 @@ class History:
     ``samples[k]`` (K, C, H, W) images or (K, d) points, on the CPU, are the generator's output from
     ``fixed_z`` after ``sample_steps[k]`` steps (0 is the untrained generator). With a
     :class:`RecordD` hook, ``d_grid[k]`` (M,) is D on the points ``grid`` (M, d) at the same steps;
-    :attr:`snapshots` pairs them. ``seconds`` is the training wall time. Lectures 01 and 03.
+    :attr:`snapshots` pairs them. ``parts`` (name -> list) holds what a loop records beside these (the
+    terms of lecture 10's translation objectives, a periodic evaluation). ``seconds`` is the training
+    wall time. Lectures 01 and 03.
     """
 
     loss_d: list = field(default_factory=list)
@@ -101,6 +103,7 @@ class History:
     fixed_y: torch.Tensor | None = None
     grid: torch.Tensor | None = None
     d_grid: list = field(default_factory=list)
+    parts: dict = field(default_factory=dict)
     d_output: str = "probability"
     seconds: float = 0.0
 
@@ -131,6 +134,12 @@ class History:
             if s.step == step:
                 return s
         raise ValueError(f"no snapshot at step {step}; snapshots were taken at steps {self.snapshot_steps}.")
+
+    def record(self, **values) -> None:
+        """Append one number per name: to its list for the names of :data:`LOG_KEYS`, to ``parts`` otherwise."""
+        for k, v in values.items():
+            v = float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+            (getattr(self, k) if k in LOG_KEYS else self.parts.setdefault(k, [])).append(v)
 
     def to_dict(self) -> dict:
         """Plain dict of lists, tensors, numbers and strings: ``torch.load(weights_only=True)`` reads it."""

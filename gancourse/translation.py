@@ -20,9 +20,12 @@ The module builds, in lecture order: the offline data (edges -> digit pairs, gre
 scikit-learn's two sample photographs, unpaired digit twins), the U-Net with a switch that drops its
 skips, PatchGAN with its output size and receptive field (by formula and by brute force), the two
 objectives, the image pool, and two compact training loops. The loops are separate from
-:func:`gancourse.train.train_gan` because that loop draws ``G(z)`` from noise, while here every
-generator reads an image, pix2pix scores pairs and CycleGAN updates four networks per step.
-Lecture 10.
+:func:`gancourse.train.train_gan` because the lecture is clearer for it: that loop draws ``G(z)`` from
+noise and alternates one D with one G, while here every generator reads an image, pix2pix scores
+(source, target) pairs and adds an L1 term, and CycleGAN updates two generators together and then two
+discriminators against pools of past fakes; each loop fits on one screen with its objective beside it.
+Both record into the course's one :class:`gancourse.train.History` (``loss_d``, ``loss_g``, and the
+terms of each objective in ``parts``). Lecture 10.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancourse.checkpoints import one_thread
 from gancourse.data import assert_shape, image_dataset
+from gancourse.dcgan import conv_out
 from gancourse.losses import d_loss, d_loss_least_squares, g_loss_least_squares, g_loss_nonsaturating
+from gancourse.train import History
 
 # --------------------------------------------------------------------------------------------
 # Offline data
@@ -237,18 +243,16 @@ class UNet(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    r"""The output side of a convolution: :math:`\lfloor (n + 2p - k)/s \rfloor + 1`. Lecture 10."""
-    return (n + 2 * padding - kernel) // stride + 1
-
-
 def patch_output_size(n: int, layers) -> int:
-    """The side of a PatchGAN's score map for an ``n`` x ``n`` input, through ``layers`` of (kernel, stride, padding). Lecture 10."""
+    """The side of a PatchGAN's score map for an ``n`` x ``n`` input, through ``layers`` of (kernel, stride, padding).
+
+    Each layer applies lecture 03's formula, :func:`gancourse.dcgan.conv_out`. Lecture 10.
+    """
     for kernel, stride, padding in layers:
-        n = conv_output_size(n, kernel, stride, padding)
-        if n < 1:
+        if n + 2 * padding < kernel:
             raise ValueError(f"the input is too small for these layers: a layer {(kernel, stride, padding)} "
                              "has no output left. Use a larger image or fewer layers.")
+        n = conv_out(n, kernel, stride, padding)
     return n
 
 
@@ -441,62 +445,30 @@ class ImagePool:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class TranslationHistory:
-    """Per-step losses of a translation run: ``loss_d``, ``loss_g`` (totals), and ``parts`` (name -> list). Lecture 10."""
-
-    loss_d: list = field(default_factory=list)
-    loss_g: list = field(default_factory=list)
-    parts: dict = field(default_factory=dict)
-
-    def log(self, **values) -> None:
-        for k, v in values.items():
-            v = float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
-            if k in ("loss_d", "loss_g"):
-                getattr(self, k).append(v)
-            else:
-                self.parts.setdefault(k, []).append(v)
-
-    @property
-    def steps(self) -> int:
-        return len(self.loss_g)
-
-
 def _batch(n: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
     return torch.randint(n, (batch_size,), generator=gen)
 
 
-def _one_thread(fn):
-    """Run a training loop on one CPU thread: these nets are so small that a second thread only waits
-    (on a loaded 2-core machine two threads ran many times slower than one), and results do not depend
-    on the thread count."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-    return wrapper
+# Both loops run on one CPU thread: these nets are so small that a second thread only waits (on a
+# loaded 2-core machine two threads ran many times slower than one), and results do not depend on
+# the thread count.
 
 
-@_one_thread
+@one_thread()
 def train_pix2pix(G: nn.Module, D: PatchGAN, data: PairedData, *, steps: int, batch_size: int = 32,
-                  lam: float = 100.0, lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0) -> TranslationHistory:
+                  lam: float = 100.0, lr: float = 2e-4, betas=(0.5, 0.999), seed: int = 0) -> History:
     r"""Train pix2pix: per step one D update on (source, target) against (source, G(source)), then one G update.
 
     D minimises :func:`pix2pix_d_loss`; G minimises :func:`pix2pix_g_loss` (``lam`` :math:`= \lambda`;
     ``lam=0`` is the plain conditional GAN, and a G trained with ``D=None`` sees only the L1 term).
-    Adam at 2e-4, betas (0.5, 0.999), as in the paper. The history's ``parts`` hold ``adv`` and ``l1``.
+    Adam at 2e-4, betas (0.5, 0.999), as in the paper. Returns the :class:`~gancourse.train.History`:
+    ``loss_d``, ``loss_g`` per step, and ``parts`` ``adv`` and ``l1``.
     Lecture 10.
     """
     gen = torch.Generator().manual_seed(seed)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas) if D is not None else None
-    history = TranslationHistory()
+    history = History()
     G.train()
     for _ in range(steps):
         idx = _batch(len(data), batch_size, gen)
@@ -515,23 +487,27 @@ def train_pix2pix(G: nn.Module, D: PatchGAN, data: PairedData, *, steps: int, ba
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        history.log(loss_d=loss_d, loss_g=loss_g, adv=adv, l1=rec)
+        history.record(loss_d=loss_d, loss_g=loss_g, adv=adv, l1=rec)
     G.eval()
     return history
 
 
 @dataclass
 class CycleGAN:
-    """The four networks of CycleGAN: ``G`` (A -> B), ``F`` (B -> A), ``D_A`` (judges A), ``D_B`` (judges B). Lecture 10."""
+    """The four networks of CycleGAN: ``G`` (A -> B), ``G_BA`` (B -> A), ``D_A`` (judges A), ``D_B`` (judges B).
+
+    ``G_BA`` is the paper's :math:`F` (Zhu et al. 2017), named so that it does not shadow
+    ``torch.nn.functional as F``. Lecture 10.
+    """
 
     G: nn.Module
-    F: nn.Module
+    G_BA: nn.Module
     D_A: nn.Module
     D_B: nn.Module
 
     def to(self, device) -> "CycleGAN":
         """Move the four networks to ``device``; returns ``self``."""
-        for m in (self.G, self.F, self.D_A, self.D_B):
+        for m in (self.G, self.G_BA, self.D_A, self.D_B):
             m.to(device)
         return self
 
@@ -549,13 +525,13 @@ def cycle_error(model: CycleGAN, a: torch.Tensor, b: torch.Tensor) -> float:
     device = next(model.G.parameters()).device
     a, b = a.to(device), b.to(device)
     with torch.no_grad():
-        return float(cycle_consistency_loss(a, model.F(model.G(a)), b, model.G(model.F(b))))
+        return float(cycle_consistency_loss(a, model.G_BA(model.G(a)), b, model.G(model.G_BA(b))))
 
 
-@_one_thread
+@one_thread()
 def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_size: int = 16,
                    lam_cycle: float = 10.0, lam_identity: float = 0.0, pool_size: int = 50, lr: float = 2e-4,
-                   betas=(0.5, 0.999), seed: int = 0, eval_every: int = 0, eval_n: int = 128) -> TranslationHistory:
+                   betas=(0.5, 0.999), seed: int = 0, eval_every: int = 0, eval_n: int = 128) -> History:
     r"""Train CycleGAN: per step one update of both generators, then one of both discriminators.
 
     .. math:: L_{G,F} = L^{LS}_G(D_B(G(a))) + L^{LS}_G(D_A(F(b))) + \lambda_{cyc}\mathcal L_{cyc}
@@ -572,24 +548,24 @@ def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_siz
     gen = torch.Generator().manual_seed(seed)
     pool_a = ImagePool(pool_size, torch.Generator().manual_seed(seed + 1))
     pool_b = ImagePool(pool_size, torch.Generator().manual_seed(seed + 2))
-    G, F_, D_A, D_B = model.G, model.F, model.D_A, model.D_B
+    G, G_BA, D_A, D_B = model.G, model.G_BA, model.D_A, model.D_B
     device = next(G.parameters()).device
-    opt_g = torch.optim.Adam(list(G.parameters()) + list(F_.parameters()), lr=lr, betas=betas)
+    opt_g = torch.optim.Adam(list(G.parameters()) + list(G_BA.parameters()), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(list(D_A.parameters()) + list(D_B.parameters()), lr=lr, betas=betas)
-    history = TranslationHistory()
+    history = History()
     held_a, held_b = data.a[:eval_n], data.b[:eval_n]
     for step in range(steps + 1):
         if eval_every and step % eval_every == 0:
-            history.log(cycle_eval=cycle_error(model, held_a, held_b), eval_step=step)
+            history.record(cycle_eval=cycle_error(model, held_a, held_b), eval_step=step)
         if step == steps:
             break
         a = data.a[_batch(len(data.a), batch_size, gen)].to(device)  # (B, C, H, W)
         b = data.b[_batch(len(data.b), batch_size, gen)].to(device)
         # ---- the generators: fool both discriminators, and come back around both cycles
-        fake_b, fake_a = G(a), F_(b)
+        fake_b, fake_a = G(a), G_BA(b)
         adv = g_loss_least_squares(D_B(fake_b)) + g_loss_least_squares(D_A(fake_a))
-        cyc = cycle_consistency_loss(a, F_(fake_b), b, G(fake_a))
-        ident = identity_loss(a, F_(a), b, G(b)) if lam_identity else torch.zeros((), device=device)
+        cyc = cycle_consistency_loss(a, G_BA(fake_b), b, G(fake_a))
+        ident = identity_loss(a, G_BA(a), b, G(b)) if lam_identity else torch.zeros((), device=device)
         loss_g = adv + lam_cycle * cyc + lam_identity * ident
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -600,7 +576,7 @@ def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_siz
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        history.log(loss_d=loss_d, loss_g=loss_g, adv=adv, cycle=cyc, identity=ident)
-    for m in (G, F_, D_A, D_B):
+        history.record(loss_d=loss_d, loss_g=loss_g, adv=adv, cycle=cyc, identity=ident)
+    for m in (G, G_BA, D_A, D_B):
         m.eval()
     return history

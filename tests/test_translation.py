@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gancourse.train import History
 from gancourse.translation import (
-    ImagePool, PatchGAN, UNet, build_cyclegan, colorisation_crops, conv_output_size, cycle_consistency_loss,
+    ImagePool, PatchGAN, UNet, build_cyclegan, colorisation_crops, cycle_consistency_loss,
     digit_twins, edge_map, edges_to_digits, identity_loss, invert, patch_output_size, pix2pix_d_loss,
     pix2pix_g_loss, receptive_field, receptive_field_brute_force, rgb_to_grey, thicken, train_cyclegan,
     train_pix2pix)
@@ -61,10 +62,11 @@ def test_unet_shapes_and_the_skip_switch(size):
         G(torch.randn(1, 1, 18, 18))
 
 
-def test_conv_and_patch_sizes_by_hand():
-    assert conv_output_size(16, 4, 2, 1) == 8
-    assert conv_output_size(7, 4, 1, 1) == 6
-    assert conv_output_size(28, 3, 1, 0) == 26
+def test_patch_sizes_by_hand():
+    assert patch_output_size(16, [(4, 2, 1)]) == 8 and patch_output_size(7, [(4, 1, 1)]) == 6
+    assert patch_output_size(28, [(3, 1, 0)]) == 26
+    with pytest.raises(ValueError, match="the input is too small for these layers"):
+        patch_output_size(4, [(4, 2, 1), (4, 2, 1), (4, 2, 1)])  # 4 -> 2 -> 1 -> nothing
     # pix2pix's 70x70 PatchGAN on 256x256 images: 128, 64, 32, 31, 30
     layers = [(4, 2, 1)] * 3 + [(4, 1, 1)] * 2
     assert patch_output_size(256, layers) == 30
@@ -142,6 +144,7 @@ def test_loops_learn_a_little():
     assert hc.parts["eval_step"] == [0, 4, 8]
     assert hc.parts["cycle_eval"][-1] < hc.parts["cycle_eval"][0]
     assert all(v == 0 for v in hc.parts["identity"])
+    assert isinstance(hc, History) and hc.steps == 8 and len(hc.loss_d) == 8  # the course's one History
 
 
 def test_rgb_to_grey_rejects_grey():
