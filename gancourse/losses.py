@@ -22,6 +22,11 @@ import torch.nn.functional as F
 
 
 def _check_pair(real: torch.Tensor, fake: torch.Tensor) -> None:
+    for name, scores in (("real", real), ("fake", fake)):
+        if not isinstance(scores, torch.Tensor) or not scores.is_floating_point():
+            got = f"a {scores.dtype} tensor" if isinstance(scores, torch.Tensor) else type(scores).__name__
+            raise TypeError(f"{name} scores must be a floating-point torch.Tensor (D's raw output), got {got}. "
+                            "Pass D(x) itself, not a NumPy array, a list or predicted labels.")
     if real.shape[1:] != fake.shape[1:]:
         raise ValueError(
             f"real and fake scores differ in shape: got {tuple(real.shape)} and {tuple(fake.shape)}. "
@@ -110,6 +115,27 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generat
     return eps * real + (1 - eps) * fake
 
 
+def _input_gradient(critic, x: torch.Tensor, penalty: str) -> torch.Tensor:
+    r""":math:`\nabla_x \sum_i f(x_i)` with a graph (``create_graph=True``), same shape as ``x``.
+
+    A critic whose scores do not depend on ``x`` has no such gradient: that is the caller's network,
+    so the error says so (torch's own message asks for an argument the caller never passes).
+    """
+    scores = critic(x)
+    if not isinstance(scores, torch.Tensor) or scores.shape[:1] != x.shape[:1]:
+        got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise ValueError(f"{penalty} needs one score per sample: the critic returned {got} for a batch of "
+                         f"{x.shape[0]}. It must map (B, ...) to (B,) or (B, 1).")
+    grad = None
+    if scores.requires_grad:
+        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True, allow_unused=True)
+    if grad is None:
+        raise ValueError(f"{penalty} needs the critic's gradient with respect to its input, but its scores do not "
+                         f"depend on the input it was given. Check that D's forward uses its argument x (not a "
+                         f"stored batch or a constant), and that it is not called under torch.no_grad().")
+    return grad
+
+
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     r"""The WGAN-GP penalty at random interpolates (the caller multiplies it by :math:`\lambda`).
@@ -124,8 +150,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
     Returns: a scalar tensor.
     """
     x_hat = interpolate(real.detach(), fake.detach(), generator).requires_grad_(True)
-    scores = critic(x_hat)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    grad = _input_gradient(critic, x_hat, "the gradient penalty")
     norms = grad.flatten(start_dim=1).norm(2, dim=1)  # (B,) one norm per sample
     return ((norms - 1) ** 2).mean()
 
@@ -189,7 +214,7 @@ def r1_penalty(discriminator, real: torch.Tensor) -> torch.Tensor:
     Mescheder et al. 2018, eq. 9. Lecture 06.
     """
     x = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    grad = _input_gradient(discriminator, x, "R1")
     return grad.flatten(start_dim=1).pow(2).sum(dim=1).mean()
 
 

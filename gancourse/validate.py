@@ -185,3 +185,61 @@ def check_value_range(x: torch.Tensor, name: str, low: float, high: float, *, to
     if lo < low - tolerance or hi > high + tolerance:
         raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got values from {lo:.4g} to {hi:.4g}.{_tail(hint)}")
     return x
+
+
+# --------------------------------------------------------------------------------------------
+# The training loop's boundary (gancourse.train.train_gan calls this once, before any work)
+# --------------------------------------------------------------------------------------------
+
+
+def training_images(data):
+    """The image tensor (N, C, H, W) inside ``data`` (an ImageDataset, a tensor or a pair (images, labels)),
+    or None for anything else (a toy sampler)."""
+    if isinstance(data, tuple) and len(data) == 2:
+        data = data[0]
+    images = data if isinstance(data, torch.Tensor) else getattr(data, "images", None)
+    return images if isinstance(images, torch.Tensor) else None
+
+
+def check_training_arguments(*, G, D, data, steps, batch_size, lr_g, lr_d, betas, n_critic, gp_weight,
+                             r1_gamma, clip_value, conditional, ema, ema_decay, n_samples, checkpoint_every,
+                             resume, seed, progress, log_every) -> None:
+    """Check :func:`gancourse.train.train_gan`'s arguments; raise ``TypeError``/``ValueError`` at the first bad one.
+
+    Beyond types and ranges, the images are checked once: floating point, four dimensions and values in
+    [-1, 1] (a dataset in [0, 255] trains a generator that can never match it: its last layer is a tanh).
+    Lecture 03.
+    """
+    from torch import nn
+
+    for name, net in (("G", G), ("D", D)):
+        check_type(net, nn.Module, name, hint="Pass the network itself (a torch.nn.Module), not its class or output.")
+    check_int(steps, "steps", low=0, hint="It counts generator steps.")
+    check_int(batch_size, "batch_size", low=1)
+    for name, lr in (("lr_g", lr_g), ("lr_d", lr_d)):
+        check_number(lr, name, low=0, hint="Learning rates of 1e-4 to 1e-3 are usual for GANs.")
+    check_numbers(betas, "betas", 2, low=0, high=1, high_open=True,
+                  hint="Adam's (beta1, beta2), e.g. betas=(0.5, 0.999), each in [0, 1).")
+    check_int(n_critic, "n_critic", low=1, hint="It counts discriminator steps per generator step (5 for WGAN-GP).")
+    check_number(gp_weight, "gp_weight", low=0, hint="It is the gradient penalty's lambda (10 in WGAN-GP), or 0 for none.")
+    check_number(r1_gamma, "r1_gamma", low=0, hint="It is R1's gamma, or 0 for none.")
+    if clip_value is not None:
+        check_number(clip_value, "clip_value", low=0, low_open=True, hint="WGAN clips at 0.01; None turns clipping off.")
+    if ema is not None:
+        check_type(ema, nn.Module, "ema", hint="Pass a copy of G: ema=gancourse.train.clone(G).")
+        check_number(ema_decay, "ema_decay", low=0, high=1, high_open=True,
+                     hint="It is the weight of the old average per step, e.g. 0.999.")
+    check_int(n_samples, "n_samples", low=1)
+    if checkpoint_every is not None:
+        check_int(checkpoint_every, "checkpoint_every", low=1, hint="Pass None to save only at the end.")
+    check_int(seed, "seed")
+    check_int(log_every, "speed.log_every", low=1)
+    for name, flag in (("conditional", conditional), ("resume", resume), ("progress", progress)):
+        check_bool(flag, name)
+    images = training_images(data)
+    if images is not None:
+        hint = ("Scale them to [-1, 1] (uint8 pixels: x / 127.5 - 1), or load them with "
+                "gancourse.data.image_dataset, which does.")
+        check_tensor(images, "the training images", ndim=4, floating=True, hint=hint)
+        if len(images):
+            check_value_range(images, "the training images", -1.0, 1.0, hint=hint)
