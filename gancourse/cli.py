@@ -4,11 +4,14 @@
     python -m gancourse exercises                        regenerate exercises/ from solutions/
     python -m gancourse execute NOTEBOOK...              execute notebooks in place (to commit them)
     python -m gancourse train NAME | --all               train (or load) the course's models
+    python -m gancourse eval NAME                        judge a trained model: classifier FD, classes covered
+    python -m gancourse references NAME | --all          rebuild the shipped reference models on MNIST
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -38,13 +41,28 @@ def _execute(args) -> int:
     return 1 if failed else 0
 
 
+def _known(name: str | None, verb: str) -> bool:
+    """Whether ``name`` is a recipe; if not, say so in one line on stderr."""
+    from gancourse import recipes
+
+    if name in recipes.RECIPES:
+        return True
+    what = "name a model" if name is None else f"unknown model {name!r}"
+    print(f"{what} to {verb}; the course's models are: {', '.join(recipes.names())} (see --help).", file=sys.stderr)
+    return False
+
+
+def _models_help() -> str:
+    from gancourse import recipes
+
+    return "models:\n" + "\n".join(f"  {r.name:<12} {r.summary}" for r in (recipes.get(n) for n in recipes.names()))
+
+
 def _train(args) -> int:
     from gancourse import recipes
 
     names = recipes.names() if args.all else [args.name]
-    if not args.all and args.name is None:
-        print("name a model to train, or pass --all; the course's models are: " + ", ".join(recipes.names()),
-              file=sys.stderr)
+    if not args.all and not _known(args.name, "train"):
         return 2
     from gancourse import parallel
 
@@ -59,6 +77,42 @@ def _train(args) -> int:
         if dist.is_initialized():
             dist.destroy_process_group()
     return 0
+
+
+def _eval(args) -> int:
+    """The judge's numbers for a trained recipe model from the cache (nothing is trained here but the judge)."""
+    if not _known(args.name, "evaluate"):
+        return 2
+    from gancourse import recipes
+    from gancourse.config import mode
+    from gancourse.data import image_dataset
+    from gancourse.judge import classifier, sample_quality
+    from gancourse.metrics import generate
+
+    if not recipes.is_trained(args.name):
+        print(f"no finished {args.name!r} of the current recipe ({mode()} mode) in the cache folder; "
+              f"train it first: python -m gancourse train {args.name}", file=sys.stderr)
+        return 1
+    trained = recipes.load_or_train(args.name, progress=False)
+    settings = trained.settings
+    judge = classifier(settings["dataset"])
+    real = image_dataset(settings["dataset"], train=False, size=settings["img_size"]).images[:args.n]
+    train_images = image_dataset(settings["dataset"], train=True, size=settings["img_size"]).images[:len(real)]
+    fake = generate(trained.G_ema if trained.G_ema is not None else trained.G, len(real), seed=0)
+    q, base = sample_quality(judge, fake, real), sample_quality(judge, train_images, real)
+    print(f"{args.name} ({mode()}, {trained.history.steps} generator steps, {len(real)} samples against "
+          f"{len(real)} held-out {settings['dataset']} images):")
+    print(f"  classifier FD      {q['fd']:10.2f}   (training images against them: {base['fd']:.2f})")
+    print(f"  classes covered    {q['classes']:10d}   of {judge.num_classes}")
+    print(f"  class entropy      {q['class_entropy']:10.3f}   (uniform: {math.log(judge.num_classes):.3f})")
+    print(f"  mean confidence    {q['confidence']:10.3f}   (real: {base['confidence']:.3f})")
+    return 0
+
+
+def _references(args) -> int:
+    from gancourse.references import run
+
+    return run(args.name, args.all, args.out, args.steps)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,11 +132,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("notebooks", nargs="+")
     p.set_defaults(func=_execute)
 
-    p = sub.add_parser("train", help="train (or load from the cache) one of the course's models")
-    p.add_argument("name", nargs="?", default=None)
+    models = _models_help() if {"train", "eval"} & set(sys.argv[1:] if argv is None else argv) else None
+    p = sub.add_parser("train", help="train (or load from the cache) one of the course's models", epilog=models,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", nargs="?", default=None, help="a model (listed below)")
     p.add_argument("--all", action="store_true", help="every model of the course, in lecture order")
     p.add_argument("--retrain", action="store_true", help="train even when a checkpoint exists")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="judge a trained model from the cache: classifier FD, classes covered",
+                       epilog=models, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", nargs="?", default=None, help="a model (listed below)")
+    p.add_argument("--n", type=int, default=1000, help="samples to judge (and held-out images to compare with)")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("references", help="rebuild the shipped reference models (MNIST from GANCOURSE_DATA)")
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--all", action="store_true", help="every reference, the judge first")
+    p.add_argument("--out", default=None, help="folder to write (default: the package's reference_models)")
+    p.add_argument("--steps", type=int, default=None, help="override the step count (the judge's epochs), to test")
+    p.set_defaults(func=_references)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -100,6 +100,17 @@ def _stored_config(recipe: Recipe, settings: dict) -> dict:
             "model": settings["model"], "init_seed": settings["seed"], "train": settings["train"]}
 
 
+def is_trained(name: str) -> bool:
+    """Whether the cache holds a finished checkpoint of recipe ``name`` with its current settings (this mode). Lecture 03."""
+    recipe = get(name)
+    settings, path = recipe.settings(), recipe_checkpoint(name)
+    if not path.exists():
+        return False
+    ckpt = checkpoints.load(path, remedy=f"python -m gancourse train {name} --retrain")
+    same = all(ckpt["config"].get(k) == v for k, v in _stored_config(recipe, settings).items())
+    return same and ckpt["step"] >= settings["train"]["steps"]
+
+
 def load_or_train(name: str, retrain: bool = False, progress: bool = True) -> Trained:
     """The trained networks and History of recipe ``name``: loaded from the cache, or trained.
 
