@@ -277,3 +277,27 @@ def _same_type(check: str, what: str, got, expected_type, why: str = "") -> None
     if not isinstance(got, expected_type):
         fail(check, f"{what}: got {type(got).__name__} ({_fmt(got)}), expected a {expected_type.__name__}."
                     + (f" {why}" if why else ""))
+
+
+class _PlainSGD:
+    """Plain gradient descent with the two methods a training step calls (``zero_grad``, ``step``).
+
+    Behaves as ``torch.optim.SGD`` without momentum; used by the checkers so that a solution notebook
+    does not pay for importing torch.optim's compiler machinery on a slow machine.
+    """
+
+    def __init__(self, params, lr: float):
+        self.params, self.lr = list(params), lr
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-self.lr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import checker, _fmt, _grads, _same_type, fail, assert_close, passed, _run, _scalar, _logit_batches
+from gancourse.checks._core import checker, _PlainSGD, _fmt, _grads, _same_type, fail, assert_close, passed, _run, _scalar, _logit_batches
 
 
 _LOGIT_HINT = ("D returns logits s, not probabilities: log D = F.logsigmoid(s) and log(1 - D) = F.logsigmoid(-s), "
@@ -103,30 +103,6 @@ def _reference_train_step(G, D, opt_g, opt_d, x_real, z):
     loss_g.backward()
     opt_g.step()
     return loss_d.item(), loss_g.item()
-
-
-class _PlainSGD:
-    """Plain gradient descent with the two methods a training step calls (``zero_grad``, ``step``).
-
-    Behaves as ``torch.optim.SGD`` without momentum; used by the checkers so that a solution notebook
-    does not pay for importing torch.optim's compiler machinery on a slow machine.
-    """
-
-    def __init__(self, params, lr: float):
-        self.params, self.lr = list(params), lr
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for p in self.params:
-            if p.grad is not None:
-                p.add_(p.grad, alpha=-self.lr)
 
 
 def _toy_game(seed: int):
