@@ -23,6 +23,7 @@ from gancourse import checkpoints
 from gancourse.config import budget, mode
 from gancourse.data import image_dataset
 from gancourse.dcgan import build_dcgan
+from gancourse.stylegan import build_stylegan
 from gancourse.train import History, clone, train_gan
 
 
@@ -165,89 +166,76 @@ def _from_checkpoint(name, ckpt, G, D, G_ema, settings, path) -> Trained:
 # --------------------------------------------------------------------------------------------
 
 
-def _build_dcgan(settings: dict) -> tuple[nn.Module, nn.Module]:
-    channels = 3 if settings["dataset"] == "cifar10" else 1
-    return build_dcgan(img_size=settings["img_size"], channels=channels, **settings["model"])
+def _settings(dataset: str, model: dict, **train) -> dict:
+    """A mode's settings: ``dataset`` at 28x28, the ``model`` (``build``'s arguments), initialisation seed 0, and
+    :func:`gancourse.train.train_gan`'s keyword arguments (64 fixed samples and seed 0 unless given)."""
+    return {"dataset": dataset, "img_size": 28, "seed": 0, "model": model, "train": {"n_samples": 64, "seed": 0, **train}}
+
+
+def _channels(settings: dict) -> int:
+    return 3 if settings["dataset"] == "cifar10" else 1
+
+
+def _networks(build: Callable) -> Callable[[dict], tuple[nn.Module, nn.Module]]:
+    """A recipe's ``build``: ``build(img_size=..., channels=..., **model)`` from a mode's settings."""
+    return lambda settings: build(img_size=settings["img_size"], channels=_channels(settings), **settings["model"])
 
 
 register(Recipe(
     name="dcgan",
     lecture=3,
     summary="DCGAN from the cookbook, non-saturating loss (lecture 03; reused by 09 and 11)",
-    build=_build_dcgan,
+    build=_networks(build_dcgan),
     # FAST: width 16 trains best per second on a CPU; few steps, so a larger learning rate and a
     # smaller batch than the cookbook's. About 300 steps reach all ten classes on the digits.
-    fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 16},
-          "train": {"loss": "nonsaturating", "steps": 300, "batch_size": 32, "lr_g": 5e-4, "lr_d": 5e-4,
-                    "betas": (0.5, 0.999), "sample_every": 25, "n_samples": 64, "checkpoint_every": 100,
-                    "seed": 0}},
+    fast=_settings("digits", {"z_dim": 100, "width": 16}, loss="nonsaturating", steps=300, batch_size=32,
+                   lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.999), sample_every=25, checkpoint_every=100),
     # FULL: the cookbook on MNIST (width 64, Adam 2e-4, betas (0.5, 0.999), batch 128), about 10 epochs.
-    full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 64},
-          "train": {"loss": "nonsaturating", "steps": 5_000, "batch_size": 128, "lr_g": 2e-4, "lr_d": 2e-4,
-                    "betas": (0.5, 0.999), "sample_every": 250, "n_samples": 64, "checkpoint_every": 500,
-                    "seed": 0}},
+    full=_settings("mnist", {"z_dim": 100, "width": 64}, loss="nonsaturating", steps=5_000, batch_size=128,
+                   lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), sample_every=250, checkpoint_every=500),
 ))
 
 
 register(Recipe(
     name="wgan-gp",
     lecture=5,
-    summary="WGAN-GP: DCGAN generator, a critic with layer norm instead of batch norm, lambda 10, "
-            "n_critic 5 (lecture 05; reused by 09)",
-    build=_build_dcgan,
+    summary="WGAN-GP: DCGAN generator, a critic with layer norm, lambda 10, n_critic 5 (lecture 05; reused by 09)",
+    build=_networks(build_dcgan),
     # FAST: lecture 03's widths and batch, Adam betas (0.5, 0.9) as in the paper, a larger learning
     # rate for the short run. Measured on the digits (seed 0, 1,000 samples against 1,000 digits):
     # 100 steps gave classifier FD 216, 150 steps FD 98 with all ten classes, about 25 s on one thread.
-    fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 16, "d_norm": "layer"},
-          "train": {"loss": "wasserstein", "n_critic": 5, "gp_weight": 10.0, "steps": 150, "batch_size": 32,
-                    "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.9), "sample_every": 25, "n_samples": 64,
-                    "checkpoint_every": 50, "seed": 0}},
+    fast=_settings("digits", {"z_dim": 100, "width": 16, "d_norm": "layer"}, loss="wasserstein", n_critic=5,
+                   gp_weight=10.0, steps=150, batch_size=32, lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.9),
+                   sample_every=25, checkpoint_every=50),
     # FULL: the paper's MNIST setting (Gulrajani et al. 2017: Adam 1e-4, betas (0.5, 0.9), lambda 10,
     # n_critic 5) at the cookbook widths. Not yet measured on a GPU.
-    full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 64, "d_norm": "layer"},
-          "train": {"loss": "wasserstein", "n_critic": 5, "gp_weight": 10.0, "steps": 10_000, "batch_size": 64,
-                    "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "sample_every": 500, "n_samples": 64,
-                    "checkpoint_every": 1_000, "seed": 0}},
+    full=_settings("mnist", {"z_dim": 100, "width": 64, "d_norm": "layer"}, loss="wasserstein", n_critic=5,
+                   gp_weight=10.0, steps=10_000, batch_size=64, lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.9),
+                   sample_every=500, checkpoint_every=1_000),
 ))
-
-
-def _build_stylegan(settings: dict) -> tuple[nn.Module, nn.Module]:
-    from gancourse.stylegan import build_stylegan
-
-    channels = 3 if settings["dataset"] == "cifar10" else 1
-    return build_stylegan(img_size=settings["img_size"], channels=channels, **settings["model"])
 
 
 register(Recipe(
     name="stylegan",
     lecture=8,
-    summary="a small style-based generator (mapping network, AdaIN, noise, mixing) with a residual D "
-            "(lecture 08; reused by 09 and 11, through its average generator G_ema)",
-    build=_build_stylegan,
+    summary="a small StyleGAN: mapping network, AdaIN, noise, mixing, residual D (lecture 08; reused by 09, 11)",
+    build=_networks(build_stylegan),
     # FAST: the embedded digits are 8x8 scans shown at 28 pixels, so the blocks stop at 14 (4 -> 7 -> 14,
     # then a bilinear resize to 28; D looks at 14) and stay narrow (8 channels at 14x14, at most 32).
     # Even so a step costs about twice a DCGAN-16 step (many small styled layers), so the batch is 16.
     # StyleGAN's optimiser (Adam lr 0.002, betas (0, 0.99)) and an average generator with a short
     # horizon (decay 0.98, about 50 steps), since the whole run is a few hundred steps. No R1 here: it
     # costs a second backward pass, and the short run stays stable without it.
-    fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 64, "w_dim": 64, "width": 8, "max_width": 32, "mapping_layers": 8,
-                    "mixing_prob": 0.5, "max_resolution": 14},
-          "train": {"loss": "nonsaturating", "steps": 250, "batch_size": 16, "lr_g": 2e-3, "lr_d": 2e-3,
-                    "betas": (0.0, 0.99), "ema": True, "ema_decay": 0.98, "sample_every": 25, "n_samples": 64,
-                    "checkpoint_every": 50, "seed": 0}},
+    fast=_settings("digits", {"z_dim": 64, "w_dim": 64, "width": 8, "max_width": 32, "mapping_layers": 8,
+                   "mixing_prob": 0.5, "max_resolution": 14}, loss="nonsaturating", steps=250, batch_size=16,
+                   lr_g=2e-3, lr_d=2e-3, betas=(0.0, 0.99), ema=True, ema_decay=0.98, sample_every=25,
+                   checkpoint_every=50),
     # FULL (not measured on a GPU yet): the paper's recipe at MNIST scale: non-saturating loss with
     # R1 (gamma 1 for 28x28 digits), mixing regularisation 0.9, the average generator at 0.999.
-    full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 128, "w_dim": 128, "width": 32, "max_width": 128, "mapping_layers": 8,
-                    "mixing_prob": 0.9},
-          "train": {"loss": "nonsaturating", "steps": 20_000, "batch_size": 64, "lr_g": 2e-3, "lr_d": 2e-3,
-                    "betas": (0.0, 0.99), "r1_gamma": 1.0, "ema": True, "ema_decay": 0.999, "sample_every": 500,
-                    "n_samples": 64, "checkpoint_every": 1_000, "seed": 0}},
+    full=_settings("mnist", {"z_dim": 128, "w_dim": 128, "width": 32, "max_width": 128, "mapping_layers": 8,
+                   "mixing_prob": 0.9}, loss="nonsaturating", steps=20_000, batch_size=64, lr_g=2e-3,
+                   lr_d=2e-3, betas=(0.0, 0.99), r1_gamma=1.0, ema=True, ema_decay=0.999, sample_every=500,
+                   checkpoint_every=1_000),
 ))
 
 
@@ -255,8 +243,7 @@ def _build_sngan(settings: dict) -> tuple[nn.Module, nn.Module]:
     from gancourse.dcgan import Generator, weights_init
     from gancourse.spectral import sn_discriminator
 
-    channels = 3 if settings["dataset"] == "cifar10" else 1
-    model = settings["model"]
+    channels, model = _channels(settings), settings["model"]
     G = Generator(z_dim=model["z_dim"], ngf=model["width"], channels=channels, img_size=settings["img_size"])
     G.apply(weights_init)
     return G, sn_discriminator(ndf=model["width"], channels=channels, img_size=settings["img_size"])
@@ -269,26 +256,19 @@ register(Recipe(
     build=_build_sngan,
     # FAST: the lecture-03 widths; TTUR with lr_D = 4 lr_G. At 200 steps on the digits (seeds 0, 1) this
     # reached all ten classes with classifier FD 215 and 169; the same D without SN: 574 and 236.
-    fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 16},
-          "train": {"loss": "hinge", "steps": 200, "batch_size": 32, "lr_g": 5e-4, "lr_d": 2e-3,
-                    "betas": (0.5, 0.999), "sample_every": 25, "n_samples": 64, "checkpoint_every": 100,
-                    "seed": 0}},
+    fast=_settings("digits", {"z_dim": 100, "width": 16}, loss="hinge", steps=200, batch_size=32, lr_g=5e-4,
+                   lr_d=2e-3, betas=(0.5, 0.999), sample_every=25, checkpoint_every=100),
     # FULL: the cookbook widths on MNIST with SN-GAN's optimiser (Miyato et al. 2018, table 1 setting
     # with TTUR: lr_G 1e-4, lr_D 4e-4). Not yet measured on a GPU.
-    full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 64},
-          "train": {"loss": "hinge", "steps": 5_000, "batch_size": 128, "lr_g": 1e-4, "lr_d": 4e-4,
-                    "betas": (0.5, 0.999), "sample_every": 250, "n_samples": 64, "checkpoint_every": 500,
-                    "seed": 0}},
+    full=_settings("mnist", {"z_dim": 100, "width": 64}, loss="hinge", steps=5_000, batch_size=128, lr_g=1e-4,
+                   lr_d=4e-4, betas=(0.5, 0.999), sample_every=250, checkpoint_every=500),
 ))
 
 
 def _build_conditional(settings: dict) -> tuple[nn.Module, nn.Module]:
     from gancourse.conditional import ConcatDiscriminator, ConditionalGenerator, ProjectionDiscriminator
 
-    channels = 3 if settings["dataset"] == "cifar10" else 1
-    model, size = settings["model"], settings["img_size"]
+    channels, model, size = _channels(settings), settings["model"], settings["img_size"]
     G = ConditionalGenerator(z_dim=model["z_dim"], n_classes=model["n_classes"], channels=channels, img_size=size,
                              ngf=model["width"])
     D_cls = {"projection": ProjectionDiscriminator, "concat": ConcatDiscriminator}[model["discriminator"]]
@@ -302,15 +282,11 @@ register(Recipe(
     build=_build_conditional,
     # FAST: SN-GAN's settings with labels. Label fidelity (the classifier's accuracy on the requested
     # class) rose from 0.10 (chance) to about 0.4 at 200 steps in our runs.
-    fast={"dataset": "digits", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 16, "n_classes": 10, "discriminator": "projection"},
-          "train": {"loss": "hinge", "steps": 200, "batch_size": 32, "lr_g": 5e-4, "lr_d": 2e-3,
-                    "betas": (0.5, 0.999), "conditional": True, "sample_every": 25, "n_samples": 100,
-                    "checkpoint_every": 100, "seed": 0}},
+    fast=_settings("digits", {"z_dim": 100, "width": 16, "n_classes": 10, "discriminator": "projection"},
+                   loss="hinge", steps=200, batch_size=32, lr_g=5e-4, lr_d=2e-3, betas=(0.5, 0.999),
+                   conditional=True, sample_every=25, n_samples=100, checkpoint_every=100),
     # FULL: MNIST, cookbook widths, SN-GAN's optimiser with TTUR. Not yet measured on a GPU.
-    full={"dataset": "mnist", "img_size": 28, "seed": 0,
-          "model": {"z_dim": 100, "width": 64, "n_classes": 10, "discriminator": "projection"},
-          "train": {"loss": "hinge", "steps": 5_000, "batch_size": 128, "lr_g": 1e-4, "lr_d": 4e-4,
-                    "betas": (0.5, 0.999), "conditional": True, "sample_every": 250, "n_samples": 100,
-                    "checkpoint_every": 500, "seed": 0}},
+    full=_settings("mnist", {"z_dim": 100, "width": 64, "n_classes": 10, "discriminator": "projection"},
+                   loss="hinge", steps=5_000, batch_size=128, lr_g=1e-4, lr_d=4e-4, betas=(0.5, 0.999),
+                   conditional=True, sample_every=250, n_samples=100, checkpoint_every=500),
 ))

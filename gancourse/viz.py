@@ -52,6 +52,23 @@ def image_grid(images, nrow: int = 8, title: str | None = None, ax=None, row_lab
     return ax
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str, legend_size: int | None = 8) -> None:
+    """Label a panel's axes, title it, and add its legend (``legend_size`` None: no legend)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend_size:
+        ax.legend(fontsize=legend_size)
+
+
+def _finish(fig, title: str | None):
+    """Title a figure of several panels, tidy its layout, return it."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def _moving_average(values, k: int):
     """(values smoothed over k, the 1-based steps they belong to)."""
     v = np.asarray(values, dtype=float)
@@ -444,17 +461,10 @@ def plot_power_iteration(estimates: dict, exact: dict, *, title: str = "Power it
         a1.axhline(exact[label], color=color, ls="--", lw=1, label=f"{label}: SVD, {exact[label]:.3f}")
         err = np.clip((exact[label] - values) / exact[label], 1e-16, None)
         a2.semilogy(steps, err, color=color, marker=".", label=label)
-    a1.set_xlabel("power-iteration steps")
-    a1.set_ylabel(r"$\hat\sigma = u^\top W v$")
-    a1.set_title("The estimate climbs to the top singular value")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("power-iteration steps")
-    a2.set_ylabel(r"relative error $(\sigma - \hat\sigma)/\sigma$")
-    a2.set_title("The error shrinks geometrically")
-    a2.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    _label(a1, "power-iteration steps", r"$\hat\sigma = u^\top W v$", "The estimate climbs to the top singular value", 7)
+    _label(a2, "power-iteration steps", r"relative error $(\sigma - \hat\sigma)/\sigma$",
+           "The error shrinks geometrically", 7)
+    return _finish(fig, title)
 
 
 def plot_normalised_sigma(curves: dict, *, ax=None, xlabel: str = "forward passes (one power-iteration step each)",
@@ -511,17 +521,9 @@ def plot_run_comparison(histories: dict, *, smooth: int = 10, title: str = "Two 
             a1.plot(t, m, color=color, ls=ls, label=f"{label}: {unit} on {what}")
         m, t = _moving_average(h.grad_norm_d, smooth)
         a2.semilogy(t, m, color=color, label=label)
-    a1.set_xlabel("generator step")
-    a1.set_ylabel("mean output of D (probability or score)")
-    a1.set_title("What D says about real and fake batches")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("generator step")
-    a2.set_ylabel(r"$\|\nabla_{\theta_D} L_D\|$")
-    a2.set_title("Norm of the discriminator's gradient")
-    a2.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    _label(a1, "generator step", "mean output of D (probability or score)", "What D says about real and fake batches", 7)
+    _label(a2, "generator step", r"$\|\nabla_{\theta_D} L_D\|$", "Norm of the discriminator's gradient")
+    return _finish(fig, title)
 
 
 # --------------------------------------------------------------------------------------------
