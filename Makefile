@@ -4,6 +4,7 @@
 #   make course     run every lecture headless in order and print notebook / seconds / status
 #   make exercises  regenerate exercises/ from solutions/
 #   make notebooks  re-execute lectures/ and solutions/ in FAST mode (what gets committed)
+#   make slides     every lecture as reveal.js slides in _build/slides/ (open from disk; no server, no network)
 #   make bench      performance table (lecture times, training throughput, Fréchet distance)
 #   make robust     every lecture again under two more seed offsets and two torch threads: each checked claim that changes
 
@@ -24,7 +25,7 @@ TEST_ENV := GANCOURSE_FAST=1 GANCOURSE_CACHE=$(CURDIR)/.cache/test GANCOURSE_DAT
 	HTTPS_PROXY=http://127.0.0.1:9 no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: bench robust lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor
+.PHONY: bench robust lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor slides
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +86,12 @@ site: $(STAMP) site-vendor
 
 site-vendor:
 	@$(PYTHON) site/build.py vendor $(VENDOR_FLAGS)
+
+# Slides from the committed notebooks, never executed: mark re-applies the slide rules (cell tags override;
+# metadata only), build writes _build/slides/NN_*.slides.html with the same vendored reveal.js and MathJax.
+slides: $(STAMP) site-vendor
+	$(PY) site/slides.py mark
+	$(PY) site/slides.py build
 
 clean:
 	rm -rf .cache _build

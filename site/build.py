@@ -2,7 +2,8 @@
 
     python site/build.py vendor   unpack the pinned browser scripts (site/vendor.json) from the npm registry
     python site/build.py stage    write the Sphinx source tree: index from the README, the notebooks
-    python site/build.py html     vendor (if needed) + stage + sphinx-build; the site lands in _build/site/
+    python site/build.py html     vendor (if needed) + stage + sphinx-build; the site lands in _build/site/,
+                                  with every lecture's slides (site/slides.py) in _build/site/slides/
 
 Sphinx with myst-nb renders the notebooks without executing them (their stored outputs are what nbval
 checks). By default every notebook-to-site tool loads MathJax and the widget scripts from a CDN, so a
@@ -18,6 +19,7 @@ import argparse
 import base64
 import fnmatch
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -179,8 +181,42 @@ def index_markdown(readme: str, existing: set[str]) -> str:
     return "\n".join(parts)
 
 
+def _slides_module():
+    """``site/slides.py`` (a script beside this one, not package code), loaded by path."""
+    spec = importlib.util.spec_from_file_location("gancourse_site_slides", CONF_DIR / "slides.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def slides_link(notebook_name: str) -> str:
+    """The line under a lecture page's title that opens the lecture's slides (copied into the site)."""
+    stem = notebook_name.removesuffix(".ipynb")
+    return (f'<p class="slides-link"><a href="../slides/{stem}.slides.html">Slides of this lecture</a>: '
+            "the talk version, opens offline (arrow keys to move, S for the speaker notes).</p>")
+
+
+def with_slides_link(raw: bytes, notebook_name: str) -> bytes:
+    """A lecture notebook's bytes with the slides link inserted right after its first heading."""
+    nb = json.loads(raw.decode("utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = ("".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]).split("\n")
+        at = next((k for k, line in enumerate(lines) if line.startswith("# ")), None)
+        if at is None:
+            continue
+        lines[at + 1:at + 1] = ["", slides_link(notebook_name), ""]
+        cell["source"] = "\n".join(lines)
+        break
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def stage(root: Path = ROOT, source: Path = SOURCE) -> list[str]:
-    """Write the Sphinx source tree (index.md + copies of the notebooks); return the notebooks staged."""
+    """Write the Sphinx source tree (index.md + copies of the notebooks); return the notebooks staged.
+
+    A lecture's copy gets a link to its slides under its title (the committed notebook is not touched).
+    """
     found = notebooks(root)
     existing = {f"{folder}/{p.name}" for folder, paths in found.items() for p in paths}
     source.mkdir(parents=True, exist_ok=True)
@@ -192,8 +228,11 @@ def stage(root: Path = ROOT, source: Path = SOURCE) -> list[str]:
                 stale.unlink()
         for path in found[folder]:
             target = dest / path.name
-            if not target.exists() or target.read_bytes() != path.read_bytes():
-                shutil.copy2(path, target)  # keeps the mtime, so Sphinx rebuilds only what changed
+            staged = path.read_bytes()
+            if folder == "lectures":
+                staged = with_slides_link(staged, path.name)
+            if not target.exists() or target.read_bytes() != staged:
+                target.write_bytes(staged)  # only what changed, so Sphinx rebuilds only those pages
     index = index_markdown((root / "README.md").read_text(encoding="utf-8"), existing)
     target = source / "index.md"
     if not target.exists() or target.read_text(encoding="utf-8") != index:
@@ -224,6 +263,9 @@ def html(offline: bool = False, quiet: bool = True) -> Path:
     if quiet:
         cmd.insert(3, "-q")
     subprocess.run(cmd, check=True, cwd=ROOT)
+    slides = _slides_module()
+    slides.build(quiet=quiet)  # the lecture pages link them: they travel with the site
+    shutil.copytree(slides.OUT, SITE / "slides", dirs_exist_ok=True, ignore=shutil.ignore_patterns("stamps.json"))
     manifest.write_text(json.dumps(staged, indent=1) + "\n", encoding="utf-8")
     print(f"site: {len(staged)} notebooks -> {(SITE / 'index.html').relative_to(ROOT)}")
     return SITE / "index.html"

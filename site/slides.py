@@ -251,7 +251,8 @@ def cell_height(cell: dict) -> int:
         return sum(block_height(b) for b in markdown_blocks(source(cell)))
     if cell["cell_type"] != "code":
         return 0
-    code = 20 + CODE_LINE * _wrapped(source(cell).rstrip("\n"), CODE_CHARS)
+    shown = OUTPUT_ONLY not in cell.get("metadata", {}).get("tags", [])
+    code = 20 + CODE_LINE * _wrapped(source(cell).rstrip("\n"), CODE_CHARS) if shown else 0
     return code + sum(output_height(out) for out in cell.get("outputs", []))
 
 
@@ -315,7 +316,7 @@ def _split_code(cell: dict, budget: int) -> list[dict]:
     if outputs and height + out_height <= budget:
         parts[-1]["outputs"] = outputs
     elif outputs:
-        rest = _continuation(cell, len(parts), outputs=outputs)
+        rest = _continuation(cell, len(parts), source_text="", outputs=outputs)
         rest["metadata"]["tags"] = [*rest["metadata"].get("tags", []), OUTPUT_ONLY]
         parts.append(rest)
     return parts
@@ -324,18 +325,40 @@ def _split_code(cell: dict, budget: int) -> list[dict]:
 _NBVAL_MARK = re.compile(r"^# NBVAL_\w+[ \t]*\n?", re.M)
 
 
+_LIST_ITEM = re.compile(r"^\s{0,3}([-*+]|\d+[.)])\s")
+
+
+def _block_groups(blocks: list[str]) -> list[list[str]]:
+    """Blocks that belong on one slide: a list with the paragraph that leads into it (ending in ':')."""
+    groups: list[list[str]] = []
+    for block in blocks:
+        item = _LIST_ITEM.match(block)
+        if groups and item and (_LIST_ITEM.match(groups[-1][-1]) or groups[-1][-1].rstrip().endswith(":")):
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    return groups
+
+
 def _markdown_pieces(cell: dict, budget: int) -> list[dict]:
     """A markdown cell as the slides it fills: cut before each heading after its first block, and
-    between blocks where a slide is full. A piece opening with ``#``/``##`` starts a slide, others a subslide."""
+    between blocks where a slide is full, keeping a list with its lead-in when they fit on one slide.
+    A piece opening with ``#``/``##`` starts a slide, the others a subslide."""
     chunks: list[list[str]] = [[]]
     height = 0
-    for block in markdown_blocks(source(cell)):
-        h = block_height(block)
-        if chunks[-1] and (height + h > budget or re.match(r"^#{1,6}\s", block)):
-            chunks.append([])
-            height = 0
-        chunks[-1].append(block)
-        height += h
+    for group in _block_groups(markdown_blocks(source(cell))):
+        h = sum(block_height(b) for b in group)
+        if h > budget:  # a list taller than a slide: its items go one by one
+            units = [[b] for b in group]
+        else:
+            units = [group]
+        for unit in units:
+            h = sum(block_height(b) for b in unit)
+            if chunks[-1] and (height + h > budget or re.match(r"^#{1,6}\s", unit[0])):
+                chunks.append([])
+                height = 0
+            chunks[-1].extend(unit)
+            height += h
     if len(chunks) == 1:
         return [cell]
     first = deepcopy(cell)
@@ -549,7 +572,10 @@ def build(out: Path = OUT, notebooks: list[Path] | None = None, quiet: bool = Fa
                 continue
             exporter = exporter or _exporter()
             import nbformat
-            nb = split_tall_cells(json.loads(path.read_text(encoding="utf-8")))
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            if any("slide_type" not in c.get("metadata", {}).get("slideshow", {}) for c in nb["cells"]):
+                mark_notebook(nb)  # a lecture not marked yet (`mark` writes it): the rules, in memory only
+            nb = split_tall_cells(nb)
             node = nbformat.reads(json.dumps(nb), as_version=4)
             body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": path.stem}})
             tmp = target.with_name(f".{target.name}.tmp")

@@ -7,6 +7,7 @@ figure) and that moving the slider redraws the figure (the image's bytes differ 
 Test-only JupyterLab settings (a temporary user-settings folder) turn autosave off, so the committed
 notebook is never overwritten, and render every cell (no windowing). The server and its kernels are
 stopped at the end, also when the test fails. Screenshots: ``_build/screenshots/lab-NN-widget.png``.
+The same server presents lecture 01 with RISE (jupyterlab-rise) and advances a slide: ``rise-01-*.png``.
 """
 
 from __future__ import annotations
@@ -266,3 +267,61 @@ def test_lecture_widgets_render_and_redraw_in_jupyterlab(browser, lab, number):
         if not had_checkpoints and checkpoints.is_dir() and not any(checkpoints.iterdir()):
             checkpoints.rmdir()
     assert notebook.read_bytes() == committed, f"the test changed {notebook.name} on disk (autosave?)"
+
+
+_SLIDE_INDEX_JS = """() => {
+  const present = document.querySelector('.reveal .slides > section.present');
+  if (!present) return null;
+  const h = [...present.parentElement.children].filter(e => e.tagName === 'SECTION').indexOf(present);
+  const inner = present.querySelector(':scope > section.present');
+  const v = inner ? [...present.children].filter(e => e.tagName === 'SECTION').indexOf(inner) : 0;
+  return [h, v];
+}"""
+
+
+def test_rise_presents_lecture_01_and_advances_a_slide(browser, lab):
+    """RISE (jupyterlab-rise, `make lab`'s slideshow) opens lecture 01 as slides and moves to the next one."""
+    pytest.importorskip("jupyterlab_rise", reason="jupyterlab-rise is missing: `pip install -e .[dev]` installs it")
+    found = sorted((ROOT / "lectures").glob("01_*.ipynb"))
+    if not found:
+        pytest.skip("lectures/01_*.ipynb does not exist yet")
+    notebook = found[0]
+    committed = notebook.read_bytes()
+    checkpoint = notebook.parent / ".ipynb_checkpoints" / f"{notebook.stem}-checkpoint.ipynb"
+    had_checkpoint, had_checkpoints = checkpoint.exists(), checkpoint.parent.exists()
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(lab.base) else route.abort())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.goto(f"{lab.base}/rise/lectures/{notebook.name}?token={lab.token}")
+        page.locator(".reveal .slides section.present").first.wait_for(timeout=120_000)
+        title = page.locator(".reveal .slides section.present h1").first
+        title.wait_for(timeout=30_000)
+        assert "Lecture 01" in title.inner_text()
+        first = page.evaluate(_SLIDE_INDEX_JS)
+        assert first == [0, 0], f"RISE opened on slide {first}, not the title"
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SCREENSHOTS / "rise-01-title.png"))
+        page.keyboard.press("Escape")  # command mode: the keys drive the slideshow, not a cell editor
+        page.keyboard.press("Space")
+        moved = _wait(page, lambda: page.evaluate(_SLIDE_INDEX_JS) not in (None, first) and page.evaluate(_SLIDE_INDEX_JS),
+                      15, "the next slide")
+        page.wait_for_timeout(800)  # the slide transition
+        page.screenshot(path=str(SCREENSHOTS / "rise-01-next.png"))
+        assert page.locator(".reveal .slides section.present .jp-Cell").count() >= 1, "the next slide shows no cell"
+        assert moved != first
+    except Exception:
+        page.screenshot(path=str(SCREENSHOTS / "rise-01-failure.png"))
+        raise
+    finally:
+        context.close()
+        try:
+            lab.shutdown_sessions()
+        except (OSError, urllib.error.URLError):
+            pass
+        if not had_checkpoint:
+            checkpoint.unlink(missing_ok=True)
+        if not had_checkpoints and checkpoint.parent.is_dir() and not any(checkpoint.parent.iterdir()):
+            checkpoint.parent.rmdir()
+    assert notebook.read_bytes() == committed, f"RISE changed {notebook.name} on disk (autosave?)"
