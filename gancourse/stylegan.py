@@ -493,11 +493,10 @@ class StyleDiscriminator(nn.Module):
     A 1x1 convolution from the image, residual blocks down the generator's sides in reverse
     (28 -> 14 -> 7 -> 4), then at 4x4 the minibatch standard deviation (lecture 04's
     :class:`~gancourse.collapse.MinibatchStdDev`, groups of ``mbstd_group`` samples, which must divide
-    the batch), a 3x3 convolution and two
-    fully connected layers. No normalisation layers, so it pairs with the R1 penalty (the
-    StyleGAN recipe: non-saturating loss, :math:`\gamma/2 \cdot R_1`). Karras et al. 2019, appendix C;
-    Karras et al. 2020, figure 7c. With ``max_resolution`` below ``img_size`` the images are first
-    resized (bilinearly, antialiased) to that side. Lecture 08.
+    the batch), a 3x3 convolution and two fully connected layers. No normalisation layers, so it
+    pairs with the R1 penalty (the StyleGAN recipe: non-saturating loss, :math:`\gamma/2 \cdot R_1`).
+    Karras et al. 2019, appendix C; Karras et al. 2020, figure 7c. With ``max_resolution`` below
+    ``img_size`` the images are first resized (bilinearly, antialiased) to that side. Lecture 08.
     """
 
     def __init__(self, img_size: int = 28, channels: int = 1, width: int = 16, max_width: int = 64,
