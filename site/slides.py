@@ -21,7 +21,8 @@ To adjust a lecture, tag the cell (JupyterLab: the property inspector, "Cell tag
 again (``make slides`` does): the rules are re-applied and the tags win. Only cell metadata changes;
 sources and outputs are never touched.
 
-``build`` exports each lecture as it is committed (nothing is executed) with nbconvert's slides exporter
+``build`` exports each lecture as it is committed (nothing is executed; the rules re-applied in memory, so
+a deck never depends on a stale mark) with nbconvert's slides exporter
 and ``site/slides-template/``: reveal.js, MathJax and the widget scripts come from the pinned npm
 packages of ``site/vendor.json`` (``site/build.py vendor`` fetches them), copied beside the decks, so a
 deck works opened from disk with no network. A markdown cell too tall for one slide is split at its
@@ -484,6 +485,8 @@ def deck_types(nb: dict) -> list[str]:
 
 def count_slides(nb: dict) -> int:
     """How many slides (reveal.js sections: slides and subslides) the deck of ``nb`` has."""
+    nb = deepcopy(nb)
+    mark_notebook(nb)
     return sum(kind in ("slide", "subslide") for kind in deck_types(split_tall_cells(nb)))
 
 
@@ -573,8 +576,7 @@ def build(out: Path = OUT, notebooks: list[Path] | None = None, quiet: bool = Fa
             exporter = exporter or _exporter()
             import nbformat
             nb = json.loads(path.read_text(encoding="utf-8"))
-            if any("slide_type" not in c.get("metadata", {}).get("slideshow", {}) for c in nb["cells"]):
-                mark_notebook(nb)  # a lecture not marked yet (`mark` writes it): the rules, in memory only
+            mark_notebook(nb)  # the rules and tags as they are now (RISE reads what `mark` wrote)
             nb = split_tall_cells(nb)
             node = nbformat.reads(json.dumps(nb), as_version=4)
             body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": path.stem}})
