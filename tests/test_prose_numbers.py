@@ -14,7 +14,7 @@ The rule, cell by cell over the Markdown of every lecture:
   cites a source (``et al``, ``arXiv``, a year in parentheses or after an author, ``table N``,
   ``eq.``): those are quoted from papers and carry their citation; references to the course's own
   parts (``lecture 05``, ``section 3``, ``exercise 2``); a heading's numbering; single-digit integers
-  (too common to tell anything);
+  (too common to tell anything); years (1900-2099 written without a comma);
 - a constant that no cell prints (a dataset's size, say) is allowed by an HTML comment in the cell,
   with its reason: ``<!-- prose-numbers: ok 1,797 10,000 because the two datasets' sizes -->``.
 
@@ -136,6 +136,8 @@ def mismatches(notebook: Path) -> list[str]:
                     continue
                 if "." not in token and "%" not in pct and value < 10:
                     continue
+                if re.fullmatch(r"(?:19|20)\d\d", token) and not pct:  # a year ("ends around 2019")
+                    continue
                 if value in allowed or matches(token, bool(pct), plain, percent):
                     continue
                 excerpt = " ".join(sentence.split())
@@ -212,6 +214,8 @@ def test_a_planted_mismatch_in_a_real_lecture_fails(tmp_path):
     ("Trained on 1,797 digits. <!-- prose-numbers: ok 1,797 because the size of the embedded dataset -->",
      "nothing", True),
     ("torch 2.14.1 and Python 3", "nothing", True),
+    ("The course so far ends around 2019.", "nothing", True),            # a year
+    ("It ran 2,019 steps.", "nothing", False),                           # a count, not a year
 ])
 def test_the_rule_on_small_cases(tmp_path, prose, printed, ok):
     assert (not mismatches(_notebook(tmp_path, prose, printed))) is ok
