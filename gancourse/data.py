@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from gancourse.config import data_dir
-from gancourse.validate import assert_shape, check_bool, check_int  # noqa: F401  (assert_shape: models import it from here)
+from gancourse.validate import assert_shape, check_bool, check_int, check_tensor  # noqa: F401  (assert_shape: re-exported)
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,6 +69,7 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` points, shape (n, d), float32. Pass a ``torch.Generator`` for a fixed stream."""
+        n = check_int(n, "n", low=0, hint="It is the number of points to draw.")
         centers = torch.as_tensor(self.centers, dtype=torch.float32)
         k = torch.randint(len(centers), (n,), generator=generator)  # (n,) mixture component
         noise = torch.randn(n, self.dim, generator=generator)  # (n, d)
@@ -122,10 +123,17 @@ class ImageDataset(Dataset):
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, name: str, classes: list[str]):
+        check_tensor(images, "images", floating=True, hint="Scale pixels to [-1, 1] floats (uint8: x / 127.5 - 1).")
         if images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}.")
+        check_tensor(labels, "labels", ndim=1)
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise TypeError(f"labels must be integers (class indices), got dtype {labels.dtype}; convert with .long().")
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
+            raise ValueError(f"labels must index the {len(classes)} classes (0 to {len(classes) - 1}), got labels from "
+                             f"{int(labels.min())} to {int(labels.max())}.")
         self.images = images
         self.labels = labels
         self.name = name

@@ -219,3 +219,32 @@ def test_abandoned_private_folders_of_dead_processes_are_removed(tmp_path, monke
     monkeypatch.setattr(torchvision.datasets, "MNIST", _FakeTorchvision())
     image_dataset("mnist")
     assert not dead.exists() and alive.exists() and not_ours.exists()
+
+
+# ---- building datasets and drawing toy samples by hand
+
+@pytest.mark.parametrize("images, labels, error, message", [
+    (np.zeros((4, 1, 8, 8)), None, TypeError, r"images must be a torch.Tensor, got an array of shape \(4, 1, 8, 8\)"),
+    ("uint8", None, TypeError, r"images must hold floating-point values, got a tensor .*\(uint8\). Scale pixels"),
+    (None, "float", TypeError, r"labels must be integers \(class indices\), got dtype torch.float32"),
+    (None, "2d", ValueError, r"labels must have 1 dimensions, got a tensor of shape \(4, 1\)"),
+    (None, "range", ValueError, r"labels must index the 3 classes \(0 to 2\), got labels from 0 to 7"),
+])
+def test_image_dataset_by_hand(images, labels, error, message):
+    import torch
+
+    good_images, good_labels = torch.zeros(4, 1, 8, 8), torch.tensor([0, 1, 2, 0])
+    images = {None: good_images, "uint8": good_images.to(torch.uint8)}.get(images, images) if not isinstance(images, np.ndarray) else images
+    labels = {None: good_labels, "float": good_labels.float(), "2d": good_labels[:, None],
+              "range": torch.tensor([0, 1, 7, 0])}[labels]
+    with pytest.raises(error, match=message):
+        data.ImageDataset(images, labels, "mine", ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("n, error, message", [
+    (2.5, TypeError, r"n must be an int, got float 2.5"),
+    (-1, ValueError, r"n must be an int >= 0, got -1"),
+])
+def test_toy_sample_count(n, error, message):
+    with pytest.raises(error, match=message):
+        data.Ring2D().sample(n)
