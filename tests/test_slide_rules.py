@@ -132,3 +132,15 @@ def test_every_lecture_is_marked_as_a_talk(path):
     count = slides.count_slides(nb)
     low = 5 if path.name.startswith("00_") else 15  # lecture 00 (setup) is a short talk; the others 19-35
     assert low <= count <= 45, f"{path.name}: {count} slides; a lecture reads as a talk of about 20-40"
+
+
+def test_the_site_links_a_lecture_page_to_its_slides():
+    _build_spec = importlib.util.spec_from_file_location("gancourse_site_build", ROOT / "site" / "build.py")
+    build = importlib.util.module_from_spec(_build_spec)
+    _build_spec.loader.exec_module(build)
+    nb = {"cells": [code("x = 1"), md("# Lecture 99: a title\n\nIntro.")], "metadata": {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    staged = json.loads(build.with_slides_link(json.dumps(nb).encode(), "99_t.ipynb"))
+    lines = slides.source(staged["cells"][1]).splitlines()
+    assert lines[0] == "# Lecture 99: a title" and 'href="../slides/99_t.slides.html"' in lines[2]
+    assert lines[-1] == "Intro." and staged["cells"][0] == nb["cells"][0]
