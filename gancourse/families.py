@@ -46,7 +46,7 @@ class FamilySetting:
     vae_steps: int = 3000
     vae_lr: float = 2e-3
     vae_z: int = 2
-    vae_is_k: int = 200  # importance samples per held-out point
+    vae_is_k: int = 100  # importance samples per held-out point
     student_steps: int = 1000
     student_pairs: int = 4096
     student_reg_weight: float = 1.0  # lambda_reg; the adversarial weight is 1

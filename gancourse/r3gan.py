@@ -113,7 +113,9 @@ def ring_run_r3gan(setting: RingSetting, seed: int = 0, gamma: float = 1.0, beta
     """R3GAN on lecture 04's ring with ``setting``'s networks, data, batch, steps and learning rate (its
     ``method`` is ignored), counted with the same protocol as :func:`gancourse.collapse.ring_run` and
     cached in the cache folder, keyed by every setting, ``gamma``, ``betas`` and the seed. Trains on
-    one thread. Lecture 12.
+    one thread. Measured on lecture 04's FAST ring (300 steps, seeds 0-2, modes covered): gamma 0.01
+    gave 6, 6, 7; gamma 0.03, 0.1 and 1 gave 8, 8, 8 (high-quality fractions about 0.29, 0.25 and
+    0.21); Adam betas (0, 0.99), R3GAN's own, gave 8, 8, 8 at gamma 1 as well. Lecture 12.
     """
     from gancourse.data import Ring2D
     from gancourse.metrics import mode_coverage
