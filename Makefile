@@ -7,6 +7,7 @@
 #   make slides     every lecture as reveal.js slides in _build/slides/ (open from disk; no server, no network)
 #   make bench      performance table (lecture times, training throughput, Fréchet distance)
 #   make robust     every lecture again under two more seed offsets and two torch threads: each checked claim that changes
+#   make references rebuild the shipped reference models on MNIST (GANCOURSE_DATA; one to two hours on a CPU)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -25,7 +26,7 @@ TEST_ENV := GANCOURSE_FAST=1 GANCOURSE_CACHE=$(CURDIR)/.cache/test GANCOURSE_DAT
 	HTTPS_PROXY=http://127.0.0.1:9 no_proxy=localhost,127.0.0.1 NO_PROXY=localhost,127.0.0.1
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: bench robust lab lab-command test test-fast course exercises notebooks notebooks-one venv clean site site-vendor slides
+.PHONY: bench robust lab lab-command test test-fast course exercises references notebooks notebooks-one venv clean site site-vendor slides
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +74,9 @@ robust: $(STAMP)
 
 exercises: $(STAMP)
 	$(PY) -m gancourse exercises
+
+references: $(STAMP)
+	$(PY) -m gancourse references --all
 
 notebooks: $(STAMP)
 	$(TEST_ENV) $(PY) -m gancourse execute lectures/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb
