@@ -1,10 +1,10 @@
 """Bad input and faults at the checkpoint store: broken, foreign and hostile files, interrupted and concurrent saves."""
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -110,37 +110,21 @@ def test_save_refuses_what_it_cannot_write_and_keeps_the_old_file(saved):
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]
 
 
-# ---- processes killed mid-save, and two writers at once (slow: they start Python processes)
+# ---- processes killed mid-save, and two writers at once (slow: real processes, forked so as not to import torch again)
 
-_WRITER = textwrap.dedent("""
-    import sys, torch
-    from gancourse import checkpoints
-    path, value, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+def _write_loop(path, value, rounds, go):
     state = {"w": torch.full((400_000,), value), "value": value}
-    print("ready", flush=True)
-    sys.stdin.readline()  # start together with the other writers
+    go.wait()  # start together with the other writers
     for _ in range(rounds):
         checkpoints.save(state, path)
-""")
 
 
-def _writer(path, value, rounds, wait=True):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(value), str(rounds)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    if wait:
-        _ready(proc)
-    return proc
-
-
-def _ready(proc):
-    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-
-
-def _go(*procs):
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
+def _writer(path, value, rounds):
+    ctx = multiprocessing.get_context("fork")
+    go = ctx.Event()
+    proc = ctx.Process(target=_write_loop, args=(path, value, rounds, go))
+    proc.start()
+    return proc, go
 
 
 @pytest.mark.slow
@@ -148,14 +132,14 @@ def test_kill_9_during_saves_leaves_a_valid_checkpoint_and_the_next_save_cleans_
     path = tmp_path / "model.pt"
     checkpoints.save({"w": torch.zeros(400_000), "value": 0.0}, path)
     killed_mid_write = 0
-    for attempt in range(2):
-        proc = _writer(path, 1.0 + attempt, rounds=10_000)
-        _go(proc)
-        deadline = time.monotonic() + 5
+    for attempt in range(3):
+        proc, go = _writer(path, 1.0 + attempt, rounds=100_000)
+        go.set()
+        deadline = time.monotonic() + 10
         while not any(tmp_path.glob(".model.pt.*.tmp")) and time.monotonic() < deadline:
-            time.sleep(0.001)  # wait until it is inside a save, then kill it there
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+            time.sleep(0.0005)  # wait until it is inside a save, then kill it there
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
         killed_mid_write += any(tmp_path.glob(".model.pt.*.tmp"))
         state = checkpoints.load(path)  # never a torn file: the old one or a whole new one
         assert state["value"] in {0.0, *(1.0 + k for k in range(attempt + 1))}
@@ -168,13 +152,12 @@ def test_kill_9_during_saves_leaves_a_valid_checkpoint_and_the_next_save_cleans_
 @pytest.mark.slow
 def test_two_concurrent_writers_into_one_cache(tmp_path):
     path = tmp_path / "shared.pt"
-    writers = [_writer(path, value, rounds=200, wait=False) for value in (1.0, 2.0)]  # both start up at once
-    for proc in writers:
-        _ready(proc)
-    _go(*writers)
-    for proc in writers:
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err  # neither writer's save was broken by the other's clean-up
+    writers = [_writer(path, value, rounds=200) for value in (1.0, 2.0)]
+    for _, go in writers:
+        go.set()
+    for proc, _ in writers:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0  # neither writer's save was broken by the other's clean-up
     state = checkpoints.load(path)
     assert state["value"] in (1.0, 2.0)
     assert torch.equal(state["w"], torch.full((400_000,), state["value"]))

@@ -47,8 +47,8 @@ def test_penalty_of_a_linear_critic_still_right():
     D = nn.Linear(3, 1, bias=False)
     with torch.no_grad():
         D.weight.copy_(torch.tensor([[3.0, 0.0, 4.0]]))  # |w| = 5
-    assert float(losses.gradient_penalty(D, torch.randn(6, 3), torch.randn(6, 3))) == pytest.approx(16.0)
-    assert float(losses.r1_penalty(D, torch.randn(6, 3))) == pytest.approx(25.0)
+    assert losses.gradient_penalty(D, torch.randn(6, 3), torch.randn(6, 3)).item() == pytest.approx(16.0)
+    assert losses.r1_penalty(D, torch.randn(6, 3)).item() == pytest.approx(25.0)
 
 
 def test_scores_as_numpy():
