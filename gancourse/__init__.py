@@ -37,6 +37,7 @@ GAN, VAE and diffusion measured side by side                    ``families``    
 spotting fakes, truncation's class balance                      ``fakes``               12
 plots, in lecture order; widgets over them                      ``viz``, ``widgets``    all
 exercise checkers, one module per lecture over a small core     ``checks``              01-11
+grading a folder of submitted exercise notebooks, offline       ``grading``             01-11
 executing notebooks, generating exercises; the command line     ``notebooks``, ``cli``  -
 ==============================================================  ======================  ===========
 """
