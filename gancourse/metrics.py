@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancourse.validate import check_int
+from gancourse.validate import check_finite, check_int, check_number
 
 # --------------------------------------------------------------------------------------------
 # Features as float64, checked
@@ -225,6 +225,9 @@ def mode_coverage(samples, centers, std: float, n_std: float = 3.0, min_fraction
                          f"got samples {x.shape} and centers {c.shape}.")
     if not std > 0:
         raise ValueError(f"std must be positive, got {std}.")
+    check_number(n_std, "n_std", low=0, low_open=True)
+    check_number(min_fraction, "min_fraction", low=0, high=1)
+    check_finite(x, "samples", hint="A diverged generator makes NaNs; its coverage is not a number to report.")
     dist = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(-1))  # (N, M)
     nearest = dist.argmin(axis=1)  # (N,)
     good = dist[np.arange(len(x)), nearest] <= n_std * std  # (N,)
@@ -558,6 +561,7 @@ def knn_radii(feats, k: int = 3) -> torch.Tensor:
     duplicate of it counts, at distance 0). Lecture 09.
     """
     x = torch.from_numpy(_as_float64(feats))
+    k = check_int(k, "k", low=1, hint="It is the neighbour whose distance sets each point's radius (3 or 5 usually).")
     if not 1 <= k < len(x):
         raise ValueError(f"k={k} needs at least k + 1 = {k + 1} points in each set; got {len(x)}.")
     d = _pairwise(x, x)

@@ -208,3 +208,26 @@ def test_downloaded_file_with_a_wrong_hash_is_not_kept(torch_home, monkeypatch, 
     with pytest.raises(InceptionWeightsError, match=rf"downloaded from .* has SHA-256 [0-9a-f]{{64}}, not {metrics.INCEPTION_SHA256}"):
         InceptionFeatures(download=True)
     assert not torch_home.exists() and not marker.exists()
+
+
+# ---- mode coverage and nearest-neighbour radii
+
+def test_mode_coverage_of_nan_samples_is_refused_not_zero():
+    samples = torch.zeros(10, 2)
+    samples[3] = float("nan")
+    with pytest.raises(ValueError, match=r"samples holds 2 NaN .* among 20.*diverged generator"):
+        metrics.mode_coverage(samples, np.zeros((8, 2)), std=0.05)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_std": 0}, r"n_std must be > 0, got 0"),
+    ({"min_fraction": 1.5}, r"min_fraction must be in \[0, 1\], got 1.5"),
+])
+def test_mode_coverage_thresholds(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.mode_coverage(torch.zeros(10, 2), np.zeros((8, 2)), std=0.05, **kwargs)
+
+
+def test_knn_radius_with_a_fractional_k():
+    with pytest.raises(TypeError, match=r"k must be an int, got float 2.5"):
+        metrics.precision_recall(torch.randn(20, 3), torch.randn(20, 3), k=2.5)
