@@ -2,6 +2,7 @@
 
     python -m gancourse course [--pattern '0[0-3]_*']   run every lecture headless, print a table
     python -m gancourse exercises                        regenerate exercises/ from solutions/
+    python -m gancourse grade FOLDER [--timeout S] [--out grades.csv]   grade submitted exercise notebooks
     python -m gancourse execute NOTEBOOK...              execute notebooks in place (to commit them)
     python -m gancourse train NAME | --all               train (or load) the course's models
     python -m gancourse eval NAME                        judge a trained model: classifier FD, classes covered
@@ -109,6 +110,17 @@ def _eval(args) -> int:
     return 0
 
 
+def _grade(args) -> int:
+    from gancourse.grading import grade_folder
+
+    if not Path(args.folder).is_dir():
+        print(f"no folder {args.folder!r}: pass the folder that holds the submitted notebooks", file=sys.stderr)
+        return 2
+    rows = grade_folder(Path(args.folder), timeout=args.timeout, out=Path(args.out))
+    print(f"{len(rows)} student(s) graded; the table is in {args.out}")
+    return 0
+
+
 def _references(args) -> int:
     from gancourse.references import run
 
@@ -124,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pattern", default="[0-9][0-9]_*.ipynb", help="which lectures (a glob)")
     p.add_argument("--out", default=None, help="folder for the executed copies (default: a temporary one)")
     p.set_defaults(func=_course)
+
+    p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks offline into a CSV table")
+    p.add_argument("folder", help="the submissions: FOLDER/student.ipynb or FOLDER/student/NN_name.ipynb")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds each notebook may run (default 120)")
+    p.add_argument("--out", default="grades.csv", help="the CSV to write (default grades.csv)")
+    p.set_defaults(func=_grade)
 
     p = sub.add_parser("exercises", help="regenerate exercises/ from solutions/")
     p.set_defaults(func=_exercises)

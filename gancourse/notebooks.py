@@ -2,8 +2,9 @@
 
 ``solutions/NN_*.ipynb`` are the source of the exercises: every block between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers) becomes a stub that raises
-``NotImplementedError`` with a one-line hint, taken from a ``### HINT:`` line inside the block
-when there is one; cells tagged ``solution-only`` are dropped; outputs are cleared.
+``NotWrittenYet`` (the course's ``NotImplementedError``, imported from ``gancourse.checks``, which a
+notebook shows as its message alone) with a one-line hint, taken from a ``### HINT:`` line inside
+the block when there is one; cells tagged ``solution-only`` are dropped; outputs are cleared.
 Used by ``python -m gancourse exercises|execute|course`` and by the notebook tests.
 """
 
@@ -92,9 +93,9 @@ def stub_source(text: str, where: str = "", blocks=None) -> str:
             out.extend(lines[i: j + 1])
             i = j + 1
             continue
-        message = f"Exercise: {hint}".replace('"', "'")
+        message = hint.replace('"', "'")
         out.append(f"{indent}# YOUR CODE HERE\n")
-        out.append(f'{indent}raise NotImplementedError("{message}")\n')
+        out.append(f'{indent}raise NotWrittenYet("{message}")\n')
         i = j + 1
     return "".join(out)
 

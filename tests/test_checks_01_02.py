@@ -332,3 +332,59 @@ def test_checks_leave_the_learners_random_state_alone():
 def test_discriminator_loss_checks_the_gradient_of_each_input(mistake, message):
     with pytest.raises(AssertionError, match=message):
         checks.check_discriminator_loss(mistake)
+
+
+# --------------------------------------------------------------------------------------------
+# More plausible mistakes for D*, the JSD and the step (each run as its check cell runs it)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda p, q: np.where(p + q > 0, p / np.where(p + q > 0, p + q, 1.0), 0.0),  # 0 where both vanish
+    lambda p, q: np.where(p + q > 0, p / np.where(p + q > 0, p + q, 1.0), 1.0),  # 1 there
+    lambda p, q: float(np.mean(p / np.maximum(p + q, 1e-12))),  # one number for the whole array
+    lambda p, q: np.round(p / np.maximum(p + q, 1e-12), 2),  # rounded
+    lambda p, q: p / np.maximum(p + q, 1e-12) > 0.5,  # a decision, not a probability
+], ids=["0 where both vanish", "1 there", "a mean", "rounded", "thresholded"])
+def test_optimal_discriminator_more_mistakes(mistake):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        with pytest.raises(AssertionError):
+            checks.check_optimal_discriminator(mistake)
+
+
+@pytest.mark.parametrize("mistake", [
+    _jsd_variant(log=np.log2),  # bits, not nats
+    lambda p, q: float(np.sum(np.asarray(p) * np.log(np.asarray(p) / ((np.asarray(p) + np.asarray(q)) / 2)))),  # one KL
+    lambda p, q: 0.5 * float(np.sum(np.abs(np.asarray(p, float) / np.sum(p) - np.asarray(q, float) / np.sum(q)))),  # TV
+], ids=["log2", "one KL only", "total variation"])
+def test_jsd_more_mistakes(mistake):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        with pytest.raises(AssertionError):
+            checks.check_jsd(mistake)
+
+
+def test_train_step_more_mistakes():
+    def g_step_first(G, D, opt_g, opt_d, x_real, z):  # G moves before D has looked at this batch
+        loss_g = losses.g_loss_nonsaturating(D(G(z)))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        loss_d = losses.d_loss(D(x_real), D(G(z).detach()))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        return loss_d.item(), loss_g.item()
+
+    def no_step_for_g(G, D, opt_g, opt_d, x_real, z):
+        loss_d = losses.d_loss(D(x_real), D(G(z).detach()))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = losses.g_loss_nonsaturating(D(G(z)))
+        opt_g.zero_grad()
+        loss_g.backward()
+        return loss_d.item(), loss_g.item()
+
+    for mistake in (g_step_first, no_step_for_g):
+        with pytest.raises(AssertionError):
+            checks.check_train_step(mistake)

@@ -137,3 +137,14 @@ def test_check_mapping_network_catches_a_norm_that_is_not_scale_invariant():
 
     with pytest.raises(CheckFailed):
         check_mapping_network(tanh_squash)
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda z, eps=1e-8: z / torch.sqrt(z.pow(2).sum(dim=1, keepdim=True) + eps),  # sum, not mean
+    lambda z, eps=1e-8: z / (z.abs().mean(dim=1, keepdim=True) + eps),  # mean of |z|
+    lambda z, eps=1e-8: z / torch.sqrt(z.var(dim=1, keepdim=True) + eps),  # the variance (centred)
+    lambda z, eps=1e-8: z * torch.sqrt(z.pow(2).mean(dim=1, keepdim=True) + eps),  # multiplied
+], ids=["sum", "mean abs", "variance", "multiplied"])
+def test_check_pixel_norm_more_mistakes(mistake):
+    with pytest.raises(CheckFailed):
+        check_pixel_norm(mistake)

@@ -92,3 +92,14 @@ def test_check_feature_statistics_passes_reference_and_numpy(capsys):
 def test_check_feature_statistics_catches(mistake, message):
     with pytest.raises(CheckFailed, match=message):
         check_feature_statistics(mistake)
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda f: (np.asarray(f).mean(axis=1), np.cov(np.asarray(f), rowvar=False)),  # mean over features
+    lambda f: (np.asarray(f).mean(axis=0), np.cov(np.asarray(f), rowvar=False, bias=True)),  # divides by N
+    lambda f: (np.asarray(f).mean(axis=0), np.asarray(f).T @ np.asarray(f) / (len(f) - 1)),  # not centred
+    lambda f: (np.asarray(f).mean(axis=0), np.cov(np.asarray(f))),  # rows as variables
+], ids=["mean over features", "biased covariance", "not centred", "rowvar"])
+def test_check_feature_statistics_more_mistakes(mistake):
+    with pytest.raises(CheckFailed):
+        check_feature_statistics(mistake)

@@ -18,13 +18,14 @@ from gancourse.checks.lecture01 import check_discriminator_loss, check_generator
 from gancourse.checks.lecture02 import check_optimal_discriminator, check_jsd
 from gancourse.checks.lecture03 import check_dcgan_generator, check_dcgan_discriminator, check_dcgan_train_step
 from gancourse.checks.lecture04 import check_mode_coverage
-from gancourse.checks.lecture05 import check_critic_loss, check_generator_wasserstein_loss, check_gradient_penalty
-from gancourse.checks.lecture06 import check_power_iteration
-from gancourse.checks.lecture07 import check_projection_score
+from gancourse.checks.lecture05 import (check_critic_loss, check_critic_update, check_generator_wasserstein_loss,
+                                         check_gradient_penalty)
+from gancourse.checks.lecture06 import check_power_iteration, check_sn_linear
+from gancourse.checks.lecture07 import check_conditional_train_step, check_projection_score
 from gancourse.checks.lecture08 import check_adain, check_pixel_norm, check_mapping_network
 from gancourse.checks.lecture09 import check_frechet_distance, check_feature_statistics
-from gancourse.checks.lecture10 import check_patch_output_size, check_cycle_loss
-from gancourse.checks.lecture11 import check_slerp, check_discriminator_too_strong
+from gancourse.checks.lecture10 import check_cycle_loss, check_cyclegan_generator_step, check_patch_output_size
+from gancourse.checks.lecture11 import check_discriminator_too_strong, check_remedy, check_slerp
 
 __all__ = [
     "CheckFailed",
@@ -51,8 +52,11 @@ __all__ = [
     "check_critic_loss",
     "check_generator_wasserstein_loss",
     "check_gradient_penalty",
+    "check_critic_update",
     "check_power_iteration",
+    "check_sn_linear",
     "check_projection_score",
+    "check_conditional_train_step",
     "check_adain",
     "check_pixel_norm",
     "check_mapping_network",
@@ -60,6 +64,8 @@ __all__ = [
     "check_feature_statistics",
     "check_patch_output_size",
     "check_cycle_loss",
+    "check_cyclegan_generator_step",
     "check_slerp",
     "check_discriminator_too_strong",
+    "check_remedy",
 ]

@@ -197,7 +197,12 @@ def _run(check: str, fn, *args, hint: str = ""):
     except NotImplementedError:
         raise
     except Exception as err:  # the learner's code may fail in any way; say how, and what to try
-        fail(check, f"your function raised {type(err).__name__}: {err}." + (f" {hint}" if hint else ""))
+        if isinstance(err, RuntimeError) and "modified by an inplace operation" in str(err):
+            fail(check, "backward() failed: a loss was built, then an optimiser step changed the weights it was "
+                        "built from, then backward ran through it. Compute each loss just before its own backward: "
+                        "D's whole update first, then G's loss through the updated D.")
+        fail(check, f"your function raised {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}."
+             + (f" {hint}" if hint else ""))
 
 
 def _scalar(check: str, got, expected_fn_name: str) -> torch.Tensor:

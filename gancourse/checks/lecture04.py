@@ -70,4 +70,29 @@ def check_mode_coverage(fn) -> None:
                         "good samples (not covered): the threshold is min_fraction * N with N *all* the samples, "
                         "not only the high-quality ones.")
             fail(name, f"{what}: {int(modes)} modes covered, expected {ref.modes} (counts {ref.counts.tolist()}).{hint}")
-    passed(name, "nearest centre, within 3 std, a mode covered by >= 1 % of all samples.")
+    # every argument varied from its default, on an irregular sample count and a 3-mode mixture in 3D
+    centers = np.array([[0.0, 0.0, 0.0], [1.0, 0.5, -0.5], [-0.7, 1.1, 0.3]])
+    std = 0.1
+    x = torch.cat([torch.as_tensor(centers, dtype=torch.float32).repeat_interleave(torch.tensor([400, 37, 9]), 0)
+                   + 0.16 * torch.randn(446, 3, generator=g), 2.0 + torch.randn(891, 3, generator=g)])  # (1337, 3)
+    for n_std, min_fraction in ((2.0, 0.05), (4.5, 0.006)):
+        what = f"n_std={n_std}, min_fraction={min_fraction} on 1,337 samples of a 3-mode mixture in 3D"
+        ref = mode_coverage(x, centers, std, n_std=n_std, min_fraction=min_fraction)
+        modes, hq, counts = _coverage_triple(name, _run(name, fn, x, centers, std, n_std, min_fraction), what)
+        default = mode_coverage(x, centers, std)
+        if counts.shape == ref.counts.shape and not np.array_equal(counts, ref.counts) and np.array_equal(counts, default.counts):
+            fail(name, f"{what}: your counts are those of n_std = 3; use the n_std you were given, not a fixed 3.")
+        assert_close(name, f"{what}: high-quality counts per mode", counts, ref.counts, atol=0)
+        assert_close(name, f"{what}: high-quality fraction", hq, ref.high_quality, atol=1e-9)
+        if int(modes) != ref.modes:
+            fail(name, f"{what}: {int(modes)} modes covered, expected {ref.modes}: the threshold is min_fraction (the "
+                       "one you were given) times all N samples, at least 1.")
+    if isinstance(modes, bool) or not isinstance(modes, (int, np.integer)):
+        fail(name, f"the number of modes is a {type(modes).__name__} ({modes!r}); return an int (int(...)): a "
+                   "count of modes is a whole number.")
+    if not isinstance(hq, (float, np.floating)):
+        fail(name, f"the high-quality fraction is a {type(hq).__name__}; return a float (a fraction of all samples).")
+    if not np.issubdtype(counts.dtype, np.integer):
+        fail(name, f"counts has dtype {counts.dtype}; counts of samples are integers (np.bincount gives them).")
+    passed(name, "nearest centre, within n_std std, a mode covered by >= min_fraction of all samples; arguments "
+                 "honoured; int, float and integer counts.")
