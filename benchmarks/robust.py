@@ -106,7 +106,7 @@ def checked_outputs(nb: dict, clean) -> dict[int, list[str]]:
     return {i: clean(output_text(c)).splitlines() for i, c in enumerate(nb["cells"]) if is_checked(c)}
 
 
-def run_variant(variant: Variant, lectures: list[Path], out: Path) -> dict[str, tuple[Path, str | None]]:
+def run_variant(variant: Variant, lectures: list[Path], out: Path, timeout: int = 1200) -> dict[str, tuple[Path, str | None]]:
     """Execute copies of ``lectures`` in order under ``variant``; ``{name: (executed copy, error or None)}``."""
     folder = out / variant.label.replace(",", "-").replace("=", "")
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,6 +122,10 @@ def run_variant(variant: Variant, lectures: list[Path], out: Path) -> dict[str, 
             f"torch.set_num_threads({variant.threads})\n"
             "torch.set_num_threads = lambda n: None  # make robust: this kernel keeps its thread count\n")
         env["IPYTHONDIR"] = str(folder / "ipython")
+        # idle OpenMP threads sleep instead of spinning (the arithmetic is the same): on a busy 2-core machine a
+        # two-thread toy GAN step ran at 0.8 steps/s spinning against 50 passive (84 on one thread), and
+        # lecture 01 passed the cell timeout
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernels inherit this process's environment
     results = {}
@@ -133,7 +137,10 @@ def run_variant(variant: Variant, lectures: list[Path], out: Path) -> dict[str, 
                 if cell.get("cell_type") == "code":
                     cell["outputs"], cell["execution_count"] = [], None
             notebooks.write(nb, copy)
-            seconds, error = notebooks.execute(copy, cwd=path.parent)
+            try:
+                seconds, error = notebooks.execute(copy, timeout=timeout, cwd=path.parent)
+            except Exception as err:  # a cell past the timeout, a dead kernel: this lecture failed, the others run
+                seconds, error = float("nan"), f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
             error = None if error is None else re.sub(r"\x1b\[[0-9;]*m", "", error)  # no terminal colours
             print(f"  {variant.label:<18} {path.name:<40} {seconds:7.1f} s  {'ok' if error is None else error[:70]}",
                   flush=True)
@@ -202,6 +209,7 @@ def main(argv=None) -> int:
                         help="lecture numbers (e.g. 01 04); default: every lecture, in order")
     parser.add_argument("--variants", nargs="*", type=Variant.parse, default=list(DEFAULT_VARIANTS),
                         help="seed=N, threads=N or seed=N,threads=N; default: seed=1 seed=2 seed=0,threads=2")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds one cell may run (default 1200)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the executed copies (default: a new temporary one)")
     args = parser.parse_args(argv)
     lectures = sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb"))
@@ -213,7 +221,7 @@ def main(argv=None) -> int:
             parser.error(f"no lecture numbered {', '.join(sorted(missing))} in {ROOT / 'lectures'}")
     out = args.out or Path(tempfile.mkdtemp(prefix="gancourse-robust-"))
     print(f"Re-executing {len(lectures)} lecture(s) under {len(args.variants)} variant(s); copies in {out}")
-    runs = {v: run_variant(v, lectures, out) for v in args.variants}
+    runs = {v: run_variant(v, lectures, out, args.timeout) for v in args.variants}
     rows = flips(lectures, runs, sanitizer())
     print_table(rows, args.variants)
     failed = [(v.label, name, err) for v, results in runs.items() for name, (_, err) in results.items() if err]
