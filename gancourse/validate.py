@@ -203,7 +203,7 @@ def training_images(data):
 
 def check_training_arguments(*, G, D, data, steps, batch_size, lr_g, lr_d, betas, n_critic, gp_weight,
                              r1_gamma, clip_value, conditional, ema, ema_decay, n_samples, checkpoint_every,
-                             resume, seed, progress, log_every) -> None:
+                             resume, seed, progress, log_every, loss="nonsaturating", sample_every=100) -> None:
     """Check :func:`gancourse.train.train_gan`'s arguments; raise ``TypeError``/``ValueError`` at the first bad one.
 
     Beyond types and ranges, the images are checked once: floating point, four dimensions and values in
@@ -236,6 +236,15 @@ def check_training_arguments(*, G, D, data, steps, batch_size, lr_g, lr_d, betas
     check_int(log_every, "speed.log_every", low=1)
     for name, flag in (("conditional", conditional), ("resume", resume), ("progress", progress)):
         check_bool(flag, name)
+    if not isinstance(loss, str) and not (isinstance(loss, (tuple, list)) and len(loss) == 2 and all(map(callable, loss))):
+        raise TypeError(f"loss must be a name (e.g. 'nonsaturating', 'hinge') or a pair of functions "
+                        f"(d_loss_fn, g_loss_fn), got {_got(loss)}.")
+    if isinstance(sample_every, numbers.Integral) and not isinstance(sample_every, bool):
+        check_int(sample_every, "sample_every", low=1, hint="Or pass a list of the steps to sample at.")
+    elif not (isinstance(sample_every, (list, tuple, range, set)) and all(
+            isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in sample_every)):
+        raise TypeError(f"sample_every must be an int (sample every that many steps) or a list of steps, "
+                        f"got {_got(sample_every)}.")
     images = training_images(data)
     if images is not None:
         hint = ("Scale them to [-1, 1] (uint8 pixels: x / 127.5 - 1), or load them with "
