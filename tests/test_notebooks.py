@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from pathlib import Path
 
 import matplotlib
 import pytest
 
+from gancourse import checks
 from gancourse import notebooks as nbs
+from gancourse.checks import NotWrittenYet
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,9 +93,9 @@ SOLVED = '''def f(x):
 def test_stub_replaces_the_block_and_keeps_the_hint():
     out = nbs.stub_source(SOLVED)
     assert "return 2 * x" not in out and "BEGIN SOLUTION" not in out
-    assert '    raise NotImplementedError("Exercise: multiply by two")' in out
+    assert '    raise NotWrittenYet("multiply by two")' in out
     assert out.startswith('def f(x):\n    """Double x."""\n')
-    namespace = {}
+    namespace = {"NotWrittenYet": NotWrittenYet}
     exec(out, namespace)
     with pytest.raises(NotImplementedError, match="multiply by two"):
         namespace["f"](1)
@@ -101,7 +104,7 @@ def test_stub_replaces_the_block_and_keeps_the_hint():
 def test_stub_of_selected_blocks_only():
     two = SOLVED + "\n" + SOLVED.replace("def f", "def g")
     out = nbs.stub_source(two, blocks={1})
-    namespace = {}
+    namespace = {"NotWrittenYet": NotWrittenYet}
     exec(out, namespace)
     assert namespace["f"](3) == 6
     with pytest.raises(NotImplementedError):
@@ -144,12 +147,15 @@ def _blocks(nb):
 
 
 def _is_check_cell(text: str) -> bool:
-    return any(line.lstrip().startswith("check_") for line in text.splitlines())
+    return any(re.match(r"\s*check_\w+\(", line) for line in text.splitlines())
 
 
-def _run_cells(nb, stub=None, cwd=None):
+def _run_cells(nb, stub=None, cwd=None, strict=True, outputs=None):
     """Execute the code cells in one namespace. ``stub``: (cell, block) to replace, or "all".
 
+    ``strict``: a failing check raises (as in the tests of the checkers), so that the cell where a
+    stub first surfaces can be found; otherwise checks report and the notebook runs on, as a
+    learner's Run All does. ``outputs``, a dict, receives each cell's printed text by index.
     Returns (index of the cell that raised, the exception), or (None, None) when all ran.
     """
     import matplotlib.pyplot as plt
@@ -157,6 +163,11 @@ def _run_cells(nb, stub=None, cwd=None):
     namespace = {"__name__": "__main__"}
     old = os.getcwd()
     os.chdir(cwd or ROOT / "solutions")
+    from gancourse.checks import _core
+
+    _core.RESULTS.clear()
+    mode = checks.strict(strict)
+    mode.__enter__()
     try:
         for i, cell in enumerate(nb["cells"]):
             if cell["cell_type"] != "code" or "solution-only" in cell.get("metadata", {}).get("tags", []):
@@ -166,15 +177,19 @@ def _run_cells(nb, stub=None, cwd=None):
                 text = nbs.stub_source(text)
             elif stub is not None and stub[0] == i:
                 text = nbs.stub_source(text, blocks={stub[1]})
+            printed = io.StringIO()
             try:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
                     exec(compile(text, f"cell {i}", "exec"), namespace)
             except BaseException as err:  # noqa: BLE001 - we report whatever a cell raised
                 return i, err
             finally:
                 plt.close("all")
+                if outputs is not None:
+                    outputs[i] = printed.getvalue()
         return None, None
     finally:
+        mode.__exit__(None, None, None)
         os.chdir(old)
 
 
@@ -204,6 +219,36 @@ def test_each_check_cell_fails_on_its_stub(path):
 def test_exercise_runs_up_to_its_first_stub(path):
     nb = nbs.read(path)
     cell, err = _run_cells(nb, cwd=ROOT / "exercises")
-    assert isinstance(err, NotImplementedError), f"{path.name}: expected NotImplementedError, got {err!r}"
-    first_stub = min(i for i, c in enumerate(nb["cells"]) if "NotImplementedError(" in nbs.source(c))
+    assert isinstance(err, NotWrittenYet), f"{path.name}: expected NotWrittenYet, got {err!r}"
+    first_stub = min(i for i, c in enumerate(nb["cells"]) if "NotWrittenYet(" in nbs.source(c))
     assert cell >= first_stub
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=_ids(EXERCISES))
+def test_exercise_with_every_stub_runs_to_its_last_cell(path):
+    """As a learner's Run All: no cell raises, each check cell says FAILED in at most 6 lines, the last
+    cell summarises."""
+    from gancourse.checks import _core
+
+    nb = nbs.read(path)
+    outputs = {}
+    cell, err = _run_cells(nb, cwd=ROOT / "exercises", strict=False, outputs=outputs)
+    assert err is None, f"{path.name}: cell {cell} raised {err!r} with every stub in place"
+    assert _core.RESULTS and not any(_core.RESULTS.values()), f"{path.name}: {_core.RESULTS}"
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] == "code" and _is_check_cell(nbs.source(c)):
+            lines = outputs[i].strip().splitlines()
+            assert 1 <= len(lines) <= 6 and all("FAILED" in x for x in lines[:1]), (path.name, i, lines)
+    last = [c for c in nb["cells"] if c["cell_type"] == "code"][-1]
+    assert "summary()" in nbs.source(last), f"{path.name}: the last code cell should call summary()"
+    assert outputs[max(outputs)].startswith("Checks passed: 0 of ")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_solution_passes_every_check(path):
+    from gancourse.checks import _core
+
+    outputs = {}
+    cell, err = _run_cells(nbs.read(path), strict=False, outputs=outputs)
+    assert err is None, f"{path.name}: cell {cell} raised {err!r}"
+    assert _core.RESULTS and all(_core.RESULTS.values()), f"{path.name}: {_core.RESULTS}"

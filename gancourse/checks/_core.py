@@ -99,7 +99,7 @@ def checker(fn):
             if _STRICT[0]:
                 raise
             message = str(err).strip() or "the function still raises NotImplementedError"
-            print("\n".join(_short(message, f"{name} FAILED: not written yet. ")), flush=True)
+            print("\n".join(_short(message, f"{name} FAILED: not written yet. To do: ")), flush=True)
             return False
         except CheckFailed as err:
             RESULTS[name] = False
@@ -149,8 +149,7 @@ def skip_if_stub():
     except NotImplementedError as err:
         if _STRICT[0]:
             raise
-        print("Skipped: this cell uses a function that is not written yet"
-              + (f" ({str(err).strip()[:80]})" if str(err).strip() else "") + ".", flush=True)
+        print("Skipped: this cell uses a function that is not written yet (its check above says which).", flush=True)
 
 
 def _fmt(value) -> str:
