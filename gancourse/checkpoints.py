@@ -83,6 +83,9 @@ def save(state: dict, path: str | os.PathLike) -> Path:
     were killed outright are removed by the next save to the same name. ``path``: a bare name (into
     the cache folder) or a path. Returns the path written. Lecture 03.
     """
+    if not isinstance(state, dict):  # load() accepts dictionaries only: refuse what could never be read back
+        raise TypeError(f"a checkpoint is a dict (state dicts, tensors, lists, numbers, strings), got "
+                        f"{type(state).__name__}; wrap it, e.g. save({{'G': G.state_dict()}}, path).")
     path = cache_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)

@@ -65,6 +65,12 @@ def test_a_list_is_not_a_checkpoint_dictionary(tmp_path):
         checkpoints.load(path)
 
 
+def test_save_refuses_what_load_could_never_read_back(tmp_path):
+    with pytest.raises(TypeError, match=r"a checkpoint is a dict .*got list; wrap it"):
+        checkpoints.save([torch.zeros(2)], tmp_path / "list.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_checkpoint_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no checkpoint at .*absent.pt; python -m gancourse train dcgan"):
         checkpoints.load(tmp_path / "absent.pt", remedy="python -m gancourse train dcgan")
