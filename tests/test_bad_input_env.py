@@ -91,3 +91,10 @@ def test_fast_variable_junk(monkeypatch, value):
 def test_seed_must_be_an_int():
     with pytest.raises(TypeError, match=r"seed must be an int, got str \('0'\)"):
         config.seed_everything("0")
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", str(2**31)])
+def test_seed_offset_variable_junk(monkeypatch, value):
+    monkeypatch.setenv("GANCOURSE_SEED", value)
+    with pytest.raises(ValueError, match=rf"GANCOURSE_SEED must be a whole number from 0 to .*got '{value}'"):
+        config.seed_everything(0)
