@@ -5,8 +5,9 @@ cookbook widths, R1, larger batches) or a notebook cell that only works in FULL 
 recipe's FULL settings train for two generator steps, at their FULL widths and batch sizes, on a
 small MNIST-format dataset that the test writes itself in torchvision's raw layout (the embedded
 digits, resized to 28x28, as IDX files under ``MNIST/raw``), with ``GANCOURSE_DATA`` pointed there
-and no network. The FULL ring settings of lectures 04, 05 and 11, the MNIST classifier and lecture
-10's FULL-only MNIST <-> SVHN cell (on a small SVHN file written the same way) run too.
+and no network. The FULL ring settings of lectures 04, 05 and 11, lecture 12's families, the MNIST
+classifier and lecture 10's FULL-only MNIST <-> SVHN cell (on a small SVHN file written the same way)
+run too.
 """
 
 from __future__ import annotations
@@ -155,6 +156,24 @@ def test_the_full_ring_settings_run(full_mode):
         run = ring_run(short, seed=0)
         assert len(run.modes) == len(run.history.snapshot_steps) >= 1, method
         assert np.isfinite(np.asarray(run.history.loss_g, dtype=float)).all(), method
+
+
+def test_the_full_family_settings_run(full_mode, monkeypatch):
+    """Lecture 12's GAN, VAE, diffusion teacher and distilled student at the FULL settings (std 0.05), two steps each."""
+    from gancourse import collapse, families
+
+    setting = families.lecture_setting()
+    assert setting.std == pytest.approx(0.05)
+    short = dataclasses.replace(setting, diffusion_steps=STEPS, vae_steps=STEPS, student_steps=STEPS, student_pairs=64,
+                                n_samples=256, n_test=32, vae_is_k=4)
+    rings = collapse.lecture_settings  # the GAN takes its steps from lecture 04's ring settings
+    monkeypatch.setattr(collapse, "lecture_settings",
+                        lambda: {k: dataclasses.replace(v, steps=STEPS, snapshot_steps=()) for k, v in rings().items()})
+    for run in (families.diffusion_run(short), families.vae_run(short), families.student_run(short),
+                families.gan_run(short)):
+        assert tuple(run["samples"].shape) == (256, 2) and torch.isfinite(run["samples"]).all()
+        modes, high_quality = families.score(short, run["samples"])
+        assert 0 <= modes <= 8 and 0.0 <= high_quality <= 1.0
 
 
 def test_the_mnist_classifier_trains_at_its_full_settings(full_mode):
