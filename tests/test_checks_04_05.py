@@ -210,7 +210,7 @@ def test_critic_update_passes_the_solution_and_rewrites_over_seeds(seed, monkeyp
     monkeypatch.setattr(_core, "BASE_SEED", seed)
     seed_everything(seed)
     for fn in (_update(), _update_no_grad_rewrite, _update_my_penalty):
-        assert checks.check_critic_update(fn)
+        checks.check_critic_update(fn)
     assert capsys.readouterr().out.count("check_critic_update passed") == 3
 
 

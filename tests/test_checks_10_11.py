@@ -206,7 +206,7 @@ def test_cyclegan_step_passes_the_solution_and_rewrites_over_seeds(seed, monkeyp
     monkeypatch.setattr(_core, "BASE_SEED", seed)
     seed_everything(seed)
     for fn in (_gstep(), _gstep_rewrite, _gstep_rewrite_2):
-        assert _checks.check_cyclegan_generator_step(fn)
+        _checks.check_cyclegan_generator_step(fn)
     assert capsys.readouterr().out.count("check_cyclegan_generator_step passed") == 3
 
 
@@ -294,7 +294,7 @@ def test_remedy_passes_the_solution_and_rewrites_over_seeds(seed, monkeypatch, c
 
     monkeypatch.setattr(_core, "BASE_SEED", seed)
     for fn in (_remedy_solution, _remedy_rewrite, _remedy_rewrite_2):
-        assert _checks.check_remedy(fn)
+        _checks.check_remedy(fn)
     assert capsys.readouterr().out.count("check_remedy passed") == 3
 
 

@@ -83,7 +83,8 @@ def _first_line(err: BaseException) -> str:
 def checker(fn):
     """Wrap a ``check_*`` function: one line out, the result recorded, no exception out of the cell.
 
-    The wrapped checker returns True when it passed and False when it failed (strict mode raises).
+    The wrapped checker returns None (so a check cell shows its line and nothing else); the outcome
+    is recorded in :data:`RESULTS` (strict mode raises on a failure).
     An error that is not a :class:`CheckFailed` came from the learner's code (or tripped the checker
     over a wrong answer): it is reported as a failure with its one-line message, never as a crash.
     """
@@ -100,7 +101,7 @@ def checker(fn):
                 raise
             message = str(err).strip() or "the function still raises NotImplementedError"
             print("\n".join(_short(message, f"{name} FAILED: not written yet. To do: ")), flush=True)
-            return False
+            return None
         except CheckFailed as err:
             RESULTS[name] = False
             if _STRICT[0]:
@@ -108,7 +109,7 @@ def checker(fn):
             text = str(err)
             text = text[len(name) + 2:] if text.startswith(name + ": ") else text
             print("\n".join(_short(text, f"{name} FAILED: ")), flush=True)
-            return False
+            return None
         except Exception as err:  # noqa: BLE001 - a wrong answer may fail in any way; report it, never crash
             RESULTS[name] = False
             message = (f"{name}: your code raised {_first_line(err)}. Run your function on a small input "
@@ -116,9 +117,9 @@ def checker(fn):
             if _STRICT[0]:
                 raise CheckFailed(message) from err
             print("\n".join(_short(message[len(name) + 2:], f"{name} FAILED: ")), flush=True)
-            return False
+            return None
         RESULTS[name] = True
-        return True
+        return None
 
     wrapped.__wrapped_check__ = fn
     return wrapped
