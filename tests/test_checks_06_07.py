@@ -81,7 +81,7 @@ def test_power_iteration_reference_passes(capsys):
     (normalised_only_at_the_end, "float range"),
     (w_instead_of_w_transpose, "raised RuntimeError"),
     (w_instead_of_w_transpose_square_only, r"\(9, 9\) W"),
-    (no_final_v, "after the loop v = normalize"),
+    (no_final_v, "after the loop v once more"),
 ])
 def test_power_iteration_mistakes_fail(mistake, message):
     with pytest.raises(CheckFailed, match=message):

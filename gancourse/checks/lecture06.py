@@ -7,8 +7,8 @@ import torch
 from gancourse.checks._core import checker, fail, assert_close, passed, _run
 
 
-_POWER_HINT = ("Each step: v = normalize(W^T u), then u = normalize(W v); after the loop v = normalize(W^T u) "
-               "once more, and sigma = u^T W v.")
+_POWER_HINT = ("Each step multiplies by W^T, normalises (v), multiplies by W, normalises (u); after the loop v "
+               "once more from the final u, then sigma from u, W and v. More: hint('power_iteration').")
 
 
 def _triple(check: str, got, m: int, n: int):

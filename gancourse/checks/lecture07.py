@@ -7,9 +7,9 @@ import torch
 from gancourse.checks._core import checker, fail, assert_close, passed, _run
 
 
-_PROJECTION_HINT = ("D(x, y) = psi(phi(x)) + <embed(y), phi(x)>: psi(features) has shape (B, 1), squeeze it to (B,); "
-                    "the inner product is (embed(y) * features).sum(dim=1), one number per sample (a sum over dim=0 "
-                    "would run over the batch).")
+_PROJECTION_HINT = ("D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, one score per sample, shape (B,): psi's output has "
+                    "a trailing axis to drop, and the inner product runs over the features, not over the batch. "
+                    "More: hint('projection').")
 
 
 @checker
