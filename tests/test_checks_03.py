@@ -268,3 +268,40 @@ def test_train_step_stub_propagates():
 def test_train_step_mistakes_fail(fn, match):
     with pytest.raises(CheckFailed, match=match):
         check_dcgan_train_step(fn)
+
+
+# ---- layer order and the final activation (the mistakes a count of layers lets through)
+
+
+def _g_order(act_first=False):
+    def make(nz, ngf, channels):
+        def block(i, o, *spec):
+            conv, bn, act = nn.ConvTranspose2d(i, o, *spec, bias=False), nn.BatchNorm2d(o), nn.ReLU()
+            return [conv, act, bn] if act_first else [conv, bn, act]
+        return nn.Sequential(*block(nz, 4 * ngf, 4, 1, 0), *block(4 * ngf, 2 * ngf, 4, 2, 1),
+                             *block(2 * ngf, ngf, 4, 2, 1), nn.ConvTranspose2d(ngf, channels, 4, 2, 1), nn.Tanh())
+    return make
+
+
+def _d_final(final=None, act_first=False):
+    def make(ndf, channels):
+        def block(i, o):
+            conv, bn, act = nn.Conv2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.LeakyReLU(0.2)
+            return [conv, act, bn] if act_first else [conv, bn, act]
+        layers = [nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2), *block(ndf, 2 * ndf), *block(2 * ndf, 4 * ndf),
+                  nn.Conv2d(4 * ndf, 1, 4, 1, 0), nn.Flatten(0)]
+        return nn.Sequential(*layers, *([final()] if final else []))
+    return make
+
+
+def test_layer_order_and_final_activation_are_checked():
+    with checks.strict():
+        check_dcgan_generator(_g_order())
+        check_dcgan_discriminator(_d_final())
+        with pytest.raises(CheckFailed, match="BatchNorm2d after a ReLU"):
+            check_dcgan_generator(_g_order(act_first=True))
+        with pytest.raises(CheckFailed, match="BatchNorm2d after a LeakyReLU"):
+            check_dcgan_discriminator(_d_final(act_first=True))
+        for final in (nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.2)):
+            with pytest.raises(CheckFailed, match="after its last convolution"):
+                check_dcgan_discriminator(_d_final(final))

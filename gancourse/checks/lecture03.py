@@ -81,6 +81,11 @@ def _check_dcgan_generator(fn) -> None:
         if isinstance(leaves[-2], (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)):
             fail(name, "batch norm sits at G's output (just before Tanh): the cookbook leaves the output layer "
                        "without it, so that G can produce the data's exact mean and scale.")
+        for k, m in enumerate(leaves[:-1]):
+            if isinstance(m, nn.BatchNorm2d) and not isinstance(leaves[k - 1], nn.ConvTranspose2d):
+                fail(name, f"layer {k} is a BatchNorm2d after a {type(leaves[k - 1]).__name__}: the cookbook's order "
+                           "is transposed convolution, then batch norm, then ReLU (normalise the convolution's "
+                           "output, then activate).")
         n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in leaves)
         if n_bn != 3:
             fail(name, f"found {n_bn} BatchNorm2d layers, expected 3: one after each hidden transposed convolution "
@@ -126,6 +131,13 @@ def _check_dcgan_discriminator(fn) -> None:
         if isinstance(leaves[-1], nn.Sigmoid):
             fail(name, "D ends with a Sigmoid: return logits (the last convolution's output); the losses apply "
                        "the sigmoid in log space, which stays finite when D is confident.")
+        if not isinstance(leaves[-1], nn.Conv2d):
+            fail(name, f"D ends with a {type(leaves[-1]).__name__} after its last convolution: return that "
+                       "convolution's output as it is, one logit per image, with no activation after it.")
+        for k, m in enumerate(leaves[:-1]):
+            if isinstance(m, nn.BatchNorm2d) and not isinstance(leaves[k - 1], nn.Conv2d):
+                fail(name, f"layer {k} is a BatchNorm2d after a {type(leaves[k - 1]).__name__}: the order is "
+                           "convolution, then batch norm, then LeakyReLU.")
         if any(isinstance(m, (nn.Linear, nn.MaxPool2d, nn.AvgPool2d)) for m in leaves):
             fail(name, "found a linear or pooling layer: the cookbook downsamples with strided convolutions only.")
         if not isinstance(leaves[0], nn.Conv2d):
