@@ -95,10 +95,13 @@ def test_check_wasserstein_losses(capsys):
 # --------------------------------------------------------------------------------------------
 
 
-def _gp(critic, real, fake, *, create_graph=True, at="interpolates", norm="all", square=True, one_eps=False):
+def _gp(critic, real, fake, *, create_graph=True, at="interpolates", norm="all", square=True, one_eps=False,
+        per_feature=False, half=False, normal=False):
     b = real.shape[0]
-    eps_shape = (1,) * real.ndim if one_eps else (b,) + (1,) * (real.ndim - 1)
-    eps = torch.rand(eps_shape, dtype=real.dtype)
+    eps_shape = (1,) * real.ndim if one_eps else real.shape if per_feature else (b,) + (1,) * (real.ndim - 1)
+    eps = (torch.randn if normal else torch.rand)(eps_shape, dtype=real.dtype)
+    if half:
+        eps = torch.full(eps_shape, 0.5, dtype=real.dtype)
     x = {"interpolates": eps * real + (1 - eps) * fake, "real": real, "fake": fake}[at]
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=create_graph)
@@ -124,10 +127,22 @@ def test_check_gradient_penalty_passes_the_reference_and_a_rewrite(capsys):
     (dict(norm="last"), "not over the last dimension only"),
     (dict(norm="batch"), "one norm per sample|not over the last dimension only"),
     (dict(square=False), "square \\(norm - 1\\)"),
-    (dict(one_eps=True), "one eps ~ U\\[0, 1\\]|not one number for the whole batch"),
+    (dict(one_eps=True), "one eps ~ U\\[0, 1\\]|not one for the whole batch"),
+    (dict(per_feature=True), "not one per feature"),
+    (dict(half=True), "not a fixed 1/2"),
+    (dict(normal=True), "not from a normal distribution"),
 ])
 def test_check_gradient_penalty_catches(mistake, message):
     torch.manual_seed(0)
+    from gancourse.checks import _core
+
+    for seed in range(5):  # every seed: a variant that passes now and then is not caught
+        _core.BASE_SEED = seed
+        try:
+            with pytest.raises(CheckFailed, match=message):
+                checks.check_gradient_penalty(lambda c, r, f: _gp(c, r, f, **mistake))
+        finally:
+            _core.BASE_SEED = 0
     with pytest.raises(CheckFailed, match=message):
         checks.check_gradient_penalty(lambda c, r, f: _gp(c, r, f, **mistake))
 
