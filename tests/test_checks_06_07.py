@@ -361,3 +361,12 @@ def test_conditional_step_passes_the_solution_and_rewrites_over_seeds(seed, monk
 def test_conditional_step_catches(mistake, message):
     with pytest.raises(AssertionError, match=message):
         check_conditional_train_step(mistake)
+
+
+def test_projection_detached_features_in_one_term_fail():
+    from gancourse import checks
+
+    with checks.strict(), pytest.raises(CheckFailed, match="gradient of the scores with respect to the features"):
+        check_projection_score(lambda f, y, psi, e: psi(f).squeeze(1) + (e(y) * f.detach()).sum(1))
+    with checks.strict(), pytest.raises(CheckFailed, match="gradient of the scores with respect to the features"):
+        check_projection_score(lambda f, y, psi, e: psi(f.detach()).squeeze(1) + (e(y) * f).sum(1))

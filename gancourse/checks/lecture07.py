@@ -24,11 +24,11 @@ def check_projection_score(fn) -> None:
 
     name = "check_projection_score"
     g = torch.Generator().manual_seed(7)
-    for B, F_, K in ((5, 8, 3), (6, 6, 4)):
+    for B, F_, K in ((5, 8, 3), (6, 6, 4), (1, 7, 2)):  # B = 1: a squeeze() without its axis drops the batch
         with torch.random.fork_rng(devices=[]):  # the learner's random stream does not move
             torch.manual_seed(B)
             psi, embed = torch.nn.Linear(F_, 1), torch.nn.Embedding(K, F_)
-        features = torch.randn(B, F_, generator=g)
+        features = torch.randn(B, F_, generator=g).requires_grad_(True)
         y = torch.randint(K, (B,), generator=g)
         got = _run(name, fn, features, y, psi, embed, hint=_PROJECTION_HINT)
         expected = projection_score(features, y, psi, embed)
@@ -54,6 +54,14 @@ def check_projection_score(fn) -> None:
         if not got.requires_grad:
             fail(name, "the scores carry no gradient: compute them with torch operations from psi, embed and the "
                        "features (no .detach() or .item()).")
+        r = torch.randn(B, generator=g)
+        (g_got,) = torch.autograd.grad((got * r).sum(), features, allow_unused=True)
+        (g_exp,) = torch.autograd.grad((expected * r).sum(), features)
+        if g_got is None:
+            fail(name, "no gradient reaches the features: both terms must be computed from them, undetached.")
+        assert_close(name, f"gradient of the scores with respect to the features ({B} samples)", g_got, g_exp,
+                     atol=1e-5, rtol=1e-4, hint="Both terms carry a gradient to the features (the discriminator's "
+                                                "body learns through both); a .detach() in one of them cuts it.")
     passed(name, "psi(phi(x)) + <embed(y), phi(x)>, one score per sample.")
 
 
