@@ -6,7 +6,7 @@ saying what passed or raises ``AssertionError`` with what was given, what came b
 expected. A stub that raises ``NotImplementedError`` is let through unchanged, so the learner sees
 which function is still to write. Used by every exercise notebook.
 
-One module per lecture (``lecture01`` ... ``lecture11``) over a small core (``_core``: calling the
+One module per lecture (``lecture01`` ... ``lecture12``) over a small core (``_core``: calling the
 learner's function, comparing, the failure message). Import the checkers from here:
 ``from gancourse.checks import check_jsd``.
 """
@@ -26,6 +26,7 @@ from gancourse.checks.lecture08 import check_adain, check_pixel_norm, check_mapp
 from gancourse.checks.lecture09 import check_frechet_distance, check_feature_statistics
 from gancourse.checks.lecture10 import check_cycle_loss, check_cyclegan_generator_step, check_patch_output_size
 from gancourse.checks.lecture11 import check_discriminator_too_strong, check_remedy, check_slerp
+from gancourse.checks.lecture12 import check_pairing_losses, check_r3gan_step, check_zero_centred_penalty
 
 __all__ = [
     "CheckFailed",
@@ -68,4 +69,7 @@ __all__ = [
     "check_slerp",
     "check_discriminator_too_strong",
     "check_remedy",
+    "check_zero_centred_penalty",
+    "check_pairing_losses",
+    "check_r3gan_step",
 ]
