@@ -204,11 +204,11 @@ def score(s: FamilySetting, samples) -> tuple[int, float]:
 def vae_digits_run(seed: int = 0, dataset: str = "digits", steps: int | None = None) -> dict:
     """A VAE on an image dataset of the course (28x28, flattened; z of 16, two hidden layers of 256), cached:
     ``{"model", "seconds", "samples" (1,000 decoder means, clamped to [-1, 1]), "loglik" (importance-sampled,
-    K = 50, on 200 held-out images, nats per image)}``. FAST 600 steps, FULL 5,000. Lecture 12."""
+    K = 50, on 200 held-out images, nats per image)}``. FAST 400 steps, FULL 5,000. Lecture 12."""
     from gancourse.data import image_dataset
     from gancourse.vae import VAE, log_likelihood_is, train_vae
 
-    steps = steps if steps is not None else budget(fast=600, full=5000)
+    steps = steps if steps is not None else budget(fast=400, full=5000)
     name = f"family-vae-{dataset}-seed{course_seed(seed)}-steps{steps}.pt"
     path = checkpoints.cache_path(name)
     if path.exists():
