@@ -1,5 +1,5 @@
 # gancourse: every target bootstraps .venv itself when it is missing or pyproject.toml changed.
-#   make lab        JupyterLab on the lectures, on localhost, token authentication on
+#   make lab        JupyterLab on your working copy my-course/ (made once from lectures/, exercises/), localhost, token
 #   make test       unit tests + every lecture and solution notebook under nbval, FAST mode, no network
 #   make course     run every lecture headless in order and print notebook / seconds / status
 #   make exercises  regenerate exercises/ from solutions/
@@ -30,18 +30,24 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cf
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@echo "First run: installing the course and its tools (PyTorch, JupyterLab, the test and site tools) into $(VENV)/;"
+	@echo "about 4 minutes on a fresh machine (pip's progress follows). Later runs skip this step."
+	$(PY) -m pip install --progress-bar on -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name gancourse --display-name "Python (gancourse)" >/dev/null
 	@touch $@
 
 venv: $(STAMP)
 
 # The server make lab starts; tests/browser/test_lab.py starts the same one (make -s lab-command).
+# make lab opens the learner's working copy (my-course/, ignored by git; python -m gancourse workcopy).
+LAB_START ?= lectures/00_setup.ipynb
 LAB_CMD = $(VENV)/bin/jupyter-lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser \
-	--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/lectures/00_setup.ipynb \
+	--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/$(LAB_START) \
 	$(if $(filter 0,$(shell id -u)),--allow-root,)
 
+lab: LAB_START := my-course/lectures/00_setup.ipynb
 lab: $(STAMP)
+	@$(PY) -m gancourse workcopy
 	$(LAB_CMD)
 
 lab-command:

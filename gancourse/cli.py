@@ -5,6 +5,10 @@
     python -m gancourse grade FOLDER [--timeout S] [--out grades.csv]   grade submitted exercise notebooks
     python -m gancourse execute NOTEBOOK...              execute notebooks in place (to commit them)
     python -m gancourse train NAME | --all               train (or load) the course's models
+    python -m gancourse warm [--pattern GLOB]            fill the cache with everything the lectures load
+    python -m gancourse normalise [NOTEBOOK...]          store notebooks as JupyterLab saves them
+    python -m gancourse tags [NOTEBOOK...]               nbval's comment markers -> cell tags
+    python -m gancourse workcopy                         the learner's copy of the notebooks (make lab)
     python -m gancourse eval NAME                        judge a trained model: classifier FD, classes covered
     python -m gancourse references NAME | --all          rebuild the shipped reference models on MNIST
 """
@@ -80,6 +84,52 @@ def _train(args) -> int:
     return 0
 
 
+def _warm(args) -> int:
+    """Everything a class needs, trained once: each recipe and the classifier with a progress bar, then
+    every lecture run headless once, which records every other cached run it loads (toy and ring runs,
+    lecture 11's demos, lecture 12's families); the table that follows says what each lecture trained."""
+    from gancourse import recipes
+    from gancourse.judge import classifier
+    from gancourse.notebooks import run_course
+
+    for name in recipes.names():
+        trained = recipes.load_or_train(name)
+        print(f"warm: {name} ready ({trained.history.steps} generator steps)", flush=True)
+    datasets = dict.fromkeys(["digits"] + [recipes.get(n).settings()["dataset"] for n in recipes.names()])
+    for dataset in datasets:
+        classifier(dataset)
+        print(f"warm: the {dataset} classifier ready", flush=True)
+    print("warm: now every lecture once, headless, so each run it loads is in the cache", flush=True)
+    return run_course(pattern=args.pattern)
+
+
+def _normalise(args) -> int:
+    from gancourse.notebooks import ROOT, normalise_files
+
+    paths = args.notebooks or sorted(p for folder in ("lectures", "solutions", "exercises")
+                                     for p in (ROOT / folder).glob("[0-9][0-9]_*.ipynb"))
+    changed = normalise_files(paths)
+    print(f"normalised {len(changed)} of {len(paths)} notebook(s)" + "".join(f"\n  {p}" for p in changed))
+    return 0
+
+
+def _tags(args) -> int:
+    from gancourse.notebooks import ROOT, markers_to_tags_files
+
+    paths = args.notebooks or sorted(p for folder in ("lectures", "solutions", "exercises")
+                                     for p in (ROOT / folder).glob("[0-9][0-9]_*.ipynb"))
+    done = markers_to_tags_files(paths)
+    print(f"nbval markers moved into tags: {sum(done.values())} cell(s) in {len(done)} notebook(s)")
+    return 0
+
+
+def _workcopy(args) -> int:
+    from gancourse.notebooks import working_copy
+
+    working_copy()
+    return 0
+
+
 def _eval(args) -> int:
     """The judge's numbers for a trained recipe model from the cache (nothing is trained here but the judge)."""
     if not _known(args.name, "evaluate"):
@@ -149,6 +199,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("execute", help="execute notebooks in place and save them cleaned")
     p.add_argument("notebooks", nargs="+")
     p.set_defaults(func=_execute)
+
+    p = sub.add_parser("warm", help="fill the cache with every model and run the lectures load (before class)")
+    p.add_argument("--pattern", default="[0-9][0-9]_*.ipynb", help="which lectures to run (a glob)")
+    p.set_defaults(func=_warm)
+
+    p = sub.add_parser("normalise", help="store notebooks exactly as JupyterLab saves them (default: all committed)")
+    p.add_argument("notebooks", nargs="*")
+    p.set_defaults(func=_normalise)
+
+    p = sub.add_parser("tags", help="move nbval's '# NBVAL_...' comment lines into cell tags (default: all committed)")
+    p.add_argument("notebooks", nargs="*")
+    p.set_defaults(func=_tags)
+
+    p = sub.add_parser("workcopy", help="create the learner's working copy of the notebooks once (make lab)")
+    p.set_defaults(func=_workcopy)
 
     models = _models_help() if {"train", "eval"} & set(sys.argv[1:] if argv is None else argv) else None
     p = sub.add_parser("train", help="train (or load from the cache) one of the course's models", epilog=models,

@@ -8,6 +8,8 @@ Test-only JupyterLab settings (a temporary user-settings folder) turn autosave o
 notebook is never overwritten, and render every cell (no windowing). The server and its kernels are
 stopped at the end, also when the test fails. Screenshots: ``_build/screenshots/lab-NN-widget.png``.
 The same server presents lecture 01 with RISE (jupyterlab-rise) and advances a slide: ``rise-01-*.png``.
+It also opens every lecture (a copy, so nothing committed is touched) with its kernel started, saves it
+without running anything, and checks the file is byte-identical to the committed one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -128,6 +131,7 @@ def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(24)
     command = subprocess.run(["make", "-s", "--no-print-directory", "lab-command", f"PORT={port}"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.strip()
+    command += " --LabApp.expose_app_in_browser=True"  # window.jupyterapp: the open-and-save test drives it
     env = dict(os.environ, JUPYTER_TOKEN=token, JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
     for key, value in {"GANCOURSE_FAST": "1", "GANCOURSE_CACHE": str(ROOT / ".cache" / "test"),
@@ -325,3 +329,55 @@ def test_rise_presents_lecture_01_and_advances_a_slide(browser, lab):
         if not had_checkpoints and checkpoint.parent.is_dir() and not any(checkpoint.parent.iterdir()):
             checkpoint.parent.rmdir()
     assert notebook.read_bytes() == committed, f"RISE changed {notebook.name} on disk (autosave?)"
+
+
+_OPEN_AND_SAVE_JS = """async path => {
+  const app = window.jupyterapp;
+  const widget = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+  await widget.context.ready;
+  await widget.sessionContext.ready;
+  const kernel = widget.sessionContext.session.kernel;
+  const info = await kernel.info;
+  for (let k = 0; k < 100 && !(widget.model.getMetadata('language_info') || {}).mimetype; k++)
+    await new Promise(r => setTimeout(r, 100));  // the panel copies the kernel's language_info in
+  await widget.context.save();
+  await widget.sessionContext.shutdown();
+  widget.dispose();
+  return info.language_info.name;
+}"""
+
+
+def test_opening_and_saving_every_lecture_leaves_it_unchanged(browser, lab):
+    """A learner opens a lecture (its kernel starts) and saves it without running anything: the file must
+    not change, or `git pull` conflicts over a notebook nobody edited. Copies under _build/, one page."""
+    lectures = sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb"))
+    folder = ROOT / "_build" / "lab-open-save"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for path in lectures:
+        shutil.copyfile(path, folder / path.name)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(lab.base) else route.abort())
+    try:
+        page.goto(f"{lab.base}/lab/tree/{folder.relative_to(ROOT).as_posix()}?reset&token={lab.token}")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('docmanager:open')",
+                               timeout=120_000)
+        for path in lectures:
+            assert page.evaluate(_OPEN_AND_SAVE_JS, f"{folder.relative_to(ROOT).as_posix()}/{path.name}") == "python"
+    finally:
+        context.close()
+        try:
+            lab.shutdown_sessions()
+        except (OSError, urllib.error.URLError):
+            pass
+    changed = [p.name for p in lectures if (folder / p.name).read_bytes() != p.read_bytes()]
+    if changed:
+        import difflib
+
+        first = changed[0]
+        diff = difflib.unified_diff(lectures[0].parent.joinpath(first).read_text(encoding="utf-8").splitlines(),
+                                    (folder / first).read_text(encoding="utf-8").splitlines(), lineterm="", n=1)
+        pytest.fail(f"opening and saving changed {len(changed)} lecture(s): {', '.join(changed)}; normalise them "
+                    f"with `python -m gancourse normalise`. {first}:\n" + "\n".join(list(diff)[:40]))
+    shutil.rmtree(folder, ignore_errors=True)
