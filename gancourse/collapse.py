@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
+from tqdm.auto import tqdm
 
 from gancourse import losses
 from gancourse import checkpoints
@@ -349,8 +350,18 @@ def ring_table(settings, seeds, workers: int = 1) -> list[RingRun]:
         import multiprocessing
 
         with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_ring_run_worker, missing))  # each worker writes its run into the cache
-    return [ring_run(s, seed) for s, seed in jobs]
+            # each worker writes its run into the cache
+            list(tqdm(pool.map(_ring_run_worker, missing), total=len(missing), desc="ring runs", unit="run", leave=False))
+        missing = []
+    bar = tqdm(total=len(missing), desc="ring runs", unit="run", leave=False) if missing else None
+    runs = []
+    for s, seed in jobs:
+        runs.append(ring_run(s, seed))
+        if bar is not None and (s, seed) in missing:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    return runs
 
 
 def summarize(runs: list[RingRun]) -> dict:

@@ -314,4 +314,13 @@ def demo_history(name: str, seed: int = 0, retrain: bool = False) -> History:
     if name not in DEMOS:
         raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}.")
     path = checkpoints.keyed_name("diagnose", name, seed, f"{name}|{sorted(DEMOS[name].items())}|{seed}")
-    return History.from_dict(checkpoints.cached(path, lambda: {"history": record_demo(name, seed).to_dict()}, retrain)["history"])
+
+    def make() -> dict:
+        from tqdm.auto import tqdm
+
+        with tqdm(total=1, desc=f"training demo {name!r}", unit="run", leave=False) as bar:  # off under TQDM_DISABLE=1
+            history = record_demo(name, seed)
+            bar.update()
+        return {"history": history.to_dict()}
+
+    return History.from_dict(checkpoints.cached(path, make, retrain)["history"])

@@ -21,6 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from gancourse.checkpoints import cache_path, load, save
 from gancourse.config import budget, mode
@@ -125,9 +126,12 @@ def train_classifier(dataset: str = "digits", *, data_size: int = 28, input_size
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         n = len(train_set)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * math.ceil(n / batch_size))
+        bar = tqdm(total=epochs * math.ceil(n / batch_size), desc=f"training the {dataset} classifier",
+                   unit="batch", leave=False)  # off under TQDM_DISABLE=1
         for _ in range(epochs):
             order = torch.randperm(n, generator=gen)
             for i in range(0, n, batch_size):
+                bar.update()
                 idx = order[i:i + batch_size]
                 x = _shift(train_set.images[idx], gen).to(dev)
                 loss = F.cross_entropy(model(x), train_set.labels[idx].to(dev))
@@ -135,6 +139,7 @@ def train_classifier(dataset: str = "digits", *, data_size: int = 28, input_size
                 loss.backward()
                 opt.step()
                 sched.step()
+        bar.close()
     model.cpu().eval()
     model.heldout_accuracy = accuracy(model, test_set)
     return model

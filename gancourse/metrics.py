@@ -391,7 +391,12 @@ class InceptionFeatures:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         dev = next(self.model.parameters()).device
         out = []
-        for i in range(0, len(images), self.batch_size):
+        starts = range(0, len(images), self.batch_size)
+        if len(starts) > 1:  # Inception at 299x299 takes seconds a batch on a CPU; off under TQDM_DISABLE=1
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Inception features", unit="batch", leave=False)
+        for i in starts:
             x = inception_preprocess(images[i:i + self.batch_size]).to(dev)  # (B, 3, 299, 299) in [0, 1]
             f = self.model(x)[0]  # (B, 2048, 1, 1) after the global average pool
             out.append(f.reshape(len(x), -1).cpu())  # (B, 2048)
