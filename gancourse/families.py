@@ -25,9 +25,15 @@ from dataclasses import dataclass
 import torch
 
 from gancourse import checkpoints
+from gancourse.collapse import lecture_settings
 from gancourse.config import budget, course_seed, seed_everything
-from gancourse.data import Ring2D
+from gancourse.data import Ring2D, image_dataset
+from gancourse.diffusion import (Denoiser, NoiseSchedule, ddim_sample, ddpm_sample, diffusion_elbo, distill,
+                                 teacher_pairs, train_denoiser)
 from gancourse.metrics import mode_coverage
+from gancourse.r3gan import ring_run_r3gan
+from gancourse.toy import Discriminator, Generator
+from gancourse.vae import VAE, elbo, log_likelihood_is, train_vae
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,6 @@ def lecture_setting() -> FamilySetting:
 
 
 def _schedule(s: FamilySetting):
-    from gancourse.diffusion import NoiseSchedule
-
     return NoiseSchedule.linear(s.diffusion_T, 1e-4, s.diffusion_beta_T)
 
 
@@ -99,8 +103,6 @@ def _cached(s: FamilySetting, family: str, seed: int, make) -> dict:
 def diffusion_run(s: FamilySetting, seed: int = 0) -> dict:
     """Train the diffusion teacher (cached): ``{"model", "seconds", "samples" (ancestral), "samples_ddim",
     "loglik" (mean ELBO on held-out points), "nfe", "nfe_ddim"}``. Lecture 12."""
-    from gancourse.diffusion import Denoiser, ddim_sample, ddpm_sample, diffusion_elbo, train_denoiser
-
     sched = _schedule(s)
 
     def make():
@@ -123,8 +125,6 @@ def diffusion_run(s: FamilySetting, seed: int = 0) -> dict:
 
 def teacher(s: FamilySetting, seed: int = 0):
     """The trained diffusion teacher of ``seed`` as ``(model, schedule)``. Lecture 12."""
-    from gancourse.diffusion import Denoiser
-
     sched = _schedule(s)
     model = Denoiser(sched.T)
     model.load_state_dict(diffusion_run(s, seed)["model"])
@@ -134,9 +134,6 @@ def teacher(s: FamilySetting, seed: int = 0):
 def student_run(s: FamilySetting, seed: int = 0, adv_weight: float = 1.0) -> dict:
     """Distil the teacher of ``seed`` into a one-step generator (cached): ``{"seconds", "samples", "nfe": 1,
     "loglik": None}``; ``adv_weight=0`` trains with the regression term alone. Lecture 12."""
-    from gancourse.diffusion import distill, teacher_pairs
-    from gancourse.toy import Discriminator, Generator
-
     def make():
         model, sched = teacher(s, seed)
         seed_everything(seed)
@@ -157,8 +154,6 @@ def student_run(s: FamilySetting, seed: int = 0, adv_weight: float = 1.0) -> dic
 def vae_run(s: FamilySetting, seed: int = 0) -> dict:
     """Train the VAE (cached): ``{"model", "seconds", "samples", "loglik" (importance-sampled, K = ``vae_is_k``),
     "elbo", "nfe": 1}``. Lecture 12."""
-    from gancourse.vae import VAE, elbo, log_likelihood_is, train_vae
-
     def make():
         seed_everything(seed)
         model = VAE((2,), z_dim=s.vae_z, hidden=(128, 128))
@@ -181,9 +176,6 @@ def vae_run(s: FamilySetting, seed: int = 0) -> dict:
 def gan_run(s: FamilySetting, seed: int = 0, gamma: float = 0.1) -> dict:
     """R3GAN on the same ring, with lecture 04's networks and FAST/FULL steps (:func:`gancourse.r3gan.ring_run_r3gan`):
     ``{"seconds", "samples", "nfe": 1, "loglik": None}``. Lecture 12."""
-    from gancourse.collapse import lecture_settings
-    from gancourse.r3gan import ring_run_r3gan
-
     ring = dataclasses.replace(lecture_settings()["vanilla"], std=s.std, n_samples=s.n_samples)
     run = ring_run_r3gan(ring, seed, gamma)
     return {"seconds": run.record["seconds"], "samples": run.samples, "nfe": 1, "loglik": None}
@@ -205,9 +197,6 @@ def vae_digits_run(seed: int = 0, dataset: str = "digits", steps: int | None = N
     """A VAE on an image dataset of the course (28x28, flattened; z of 16, two hidden layers of 256), cached:
     ``{"model", "seconds", "samples" (1,000 decoder means, clamped to [-1, 1]), "loglik" (importance-sampled,
     K = 50, on 200 held-out images, nats per image)}``. FAST 400 steps, FULL 5,000. Lecture 12."""
-    from gancourse.data import image_dataset
-    from gancourse.vae import VAE, log_likelihood_is, train_vae
-
     steps = steps if steps is not None else budget(fast=400, full=5000)
     name = f"family-vae-{dataset}-seed{course_seed(seed)}-steps{steps}.pt"
     path = checkpoints.cache_path(name)

@@ -28,6 +28,8 @@ from torch import nn
 from gancourse import checkpoints, losses
 from gancourse.collapse import RingSetting
 from gancourse.config import course_seed, seed_everything
+from gancourse.data import Ring2D
+from gancourse.metrics import mode_coverage
 from gancourse.toy import Discriminator, Generator
 
 
@@ -117,9 +119,6 @@ def ring_run_r3gan(setting: RingSetting, seed: int = 0, gamma: float = 1.0, beta
     gave 6, 6, 7; gamma 0.03, 0.1 and 1 gave 8, 8, 8 (high-quality fractions about 0.29, 0.25 and
     0.21); Adam betas (0, 0.99), R3GAN's own, gave 8, 8, 8 at gamma 1 as well. Lecture 12.
     """
-    from gancourse.data import Ring2D
-    from gancourse.metrics import mode_coverage
-
     parts = "|".join(f"{f.name}={getattr(setting, f.name)}" for f in dataclasses.fields(setting) if f.name != "method")
     path = checkpoints.cache_path(
         f"ring-r3gan-seed{course_seed(seed)}-{checkpoints.stable_hash(parts + f'|gamma={gamma}|betas={tuple(betas)}') % 10**10:010d}.pt")
