@@ -65,6 +65,16 @@ def _js_numbers(value):
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_TEXT = ("Interactive figure: run this cell (and the ones above it) in JupyterLab to use its "
                "slider.\n")
+PROGRESS_TEXT = "A progress bar: it moves while the cell runs.\n"
+
+
+def _widget_text(text: str) -> str:
+    """What a widget output's plain text should say instead of its repr (``VBox(children=(HBox(...``)."""
+    if "Slider" in text or text == WIDGET_TEXT:
+        return WIDGET_TEXT
+    if "Progress" in text or text == PROGRESS_TEXT:
+        return PROGRESS_TEXT
+    return text
 
 
 def language_info() -> dict:
@@ -91,7 +101,7 @@ def normalise(nb: dict) -> dict:
             cell["source"] = _split(cell["source"])
         for out in cell.get("outputs", []):
             if WIDGET_VIEW in out.get("data", {}) and "text/plain" in out["data"]:
-                out["data"]["text/plain"] = WIDGET_TEXT
+                out["data"]["text/plain"] = _widget_text("".join(out["data"]["text/plain"]))
             if "text" in out:
                 out["text"] = _split(out["text"])
             for mime, data in out.get("data", {}).items():

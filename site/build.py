@@ -212,10 +212,46 @@ def with_slides_link(raw: bytes, notebook_name: str) -> bytes:
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ('<p class="widget-note"><strong>Needs a running kernel:</strong> on this static page the slider '
+               'moves but the figure stays as it was saved. Open the notebook in JupyterLab (<code>make lab</code>) '
+               'and run it to explore.</p>')
+_TITLE = re.compile(r"^# (Lecture|Exercise|Solution) (\d\d)\s*(?:—|–|-|:)\s*", re.M)
+
+
+def for_the_site(raw: bytes, folder: str) -> bytes:
+    """A notebook's bytes as the site shows them (the committed file is not touched).
+
+    Titles read ``# Lecture NN: ...`` (one separator throughout), a solution page is titled
+    ``Solution NN: ...`` (its exercise page keeps ``Exercise NN: ...``), and every widget output with
+    a slider gets a note saying the slider needs a kernel: the saved widget renders, but the Python that
+    redraws its figure does not run on a static page.
+    """
+    nb = json.loads(raw.decode("utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            kind = "Solution" if folder == "solutions" else None
+            new = _TITLE.sub(lambda m: f"# {kind or m.group(1)} {m.group(2)}: ", text, count=1)
+            if new != text:
+                cell["source"] = new
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            outputs.append(out)
+            text = "".join(out.get("data", {}).get("text/plain", ""))
+            if WIDGET_VIEW in out.get("data", {}) and ("Slider" in text or text.startswith("Interactive figure")):
+                outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/html": WIDGET_NOTE}})
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def stage(root: Path = ROOT, source: Path = SOURCE) -> list[str]:
     """Write the Sphinx source tree (index.md + copies of the notebooks); return the notebooks staged.
 
-    A lecture's copy gets a link to its slides under its title (the committed notebook is not touched).
+    A lecture's copy gets a link to its slides under its title, every copy :func:`for_the_site`'s titles and
+    widget notes (the committed notebooks are not touched).
     """
     found = notebooks(root)
     existing = {f"{folder}/{p.name}" for folder, paths in found.items() for p in paths}
@@ -228,7 +264,7 @@ def stage(root: Path = ROOT, source: Path = SOURCE) -> list[str]:
                 stale.unlink()
         for path in found[folder]:
             target = dest / path.name
-            staged = path.read_bytes()
+            staged = for_the_site(path.read_bytes(), folder)
             if folder == "lectures":
                 staged = with_slides_link(staged, path.name)
             if not target.exists() or target.read_bytes() != staged:

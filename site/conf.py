@@ -22,6 +22,7 @@ suppress_warnings = ["myst.header"]  # notebooks may skip a heading level (e.g. 
 
 # Served locally (paths relative to _static/): every CDN default replaced.
 html_static_path = ["../_build/site-static", "static"]
+html_css_files = ["site.css"]  # wide equations scroll instead of being clipped; the widget note
 mathjax_path = "vendor/mathjax/tex-mml-chtml.js"
 nb_ipywidgets_js = {  # in this order: widgets-offline.js configures what embed-amd.js reads
     "vendor/requirejs/require.js": {},
