@@ -66,11 +66,15 @@ def _models_help() -> str:
 def _train(args) -> int:
     from gancourse import recipes
 
+    if args.all and args.name is not None:
+        print(f"pass a model's name or --all, not both (got {args.name!r} and --all).", file=sys.stderr)
+        return 2
     names = recipes.names() if args.all else [args.name]
     if not args.all and not _known(args.name, "train"):
         return 2
     from gancourse import parallel
 
+    parallel.world_size()  # torchrun's variables are checked before any work (half of them set is an error)
     for name in names:
         trained = recipes.load_or_train(name, retrain=args.retrain)
         if parallel.is_main():
@@ -237,4 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_references)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, PermissionError, FloatingPointError) as err:
+        # what the package raises for bad input, environment or runs says what to do: one line, no traceback
+        print(f"python -m gancourse {args.command}: {err}", file=sys.stderr)
+        return 1

@@ -265,6 +265,9 @@ def has_solution(nb: dict) -> bool:
 
 def generate_exercises(root: Path = ROOT, out_dir: Path | None = None) -> list[Path]:
     """Write ``exercises/NN_*.ipynb`` from every ``solutions/NN_*.ipynb``; return the paths written."""
+    if not (Path(root) / "solutions").is_dir():  # an installed package has no solutions/ beside it
+        raise FileNotFoundError(f"no solutions/ folder in {root}: exercises are generated from a checkout of the "
+                                f"course (git clone, then pip install -e .); run the command there.")
     out_dir = Path(out_dir) if out_dir else root / "exercises"
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

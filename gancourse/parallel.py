@@ -23,14 +23,38 @@ from torch import nn
 INIT_ENV = "GANCOURSE_DIST_INIT"  # optional init_method (e.g. file:///path) instead of torchrun's env://
 
 
+def _environment() -> tuple[int, int]:
+    """``(rank, world size)`` from torchrun's variables, checked: both or neither, whole numbers, rank < size.
+
+    A ``RANK`` left over in a shell without ``WORLD_SIZE`` used to train as a non-main process of one:
+    no checkpoint, no output, exit status 0.
+    """
+    values = {k: os.environ.get(k, "").strip() for k in ("RANK", "WORLD_SIZE")}
+    if not any(values.values()):
+        return 0, 1
+    fix = ("torchrun sets both; unset RANK and WORLD_SIZE to train in one process, or start the command "
+           "with torchrun --nproc_per_node N.")
+    if not all(values.values()):
+        given, absent = ("RANK", "WORLD_SIZE") if values["RANK"] else ("WORLD_SIZE", "RANK")
+        raise ValueError(f"{given}={values[given]} is set but {absent} is not; {fix}")
+    try:
+        r, n = int(values["RANK"]), int(values["WORLD_SIZE"])
+    except ValueError:
+        raise ValueError(f"RANK and WORLD_SIZE must be whole numbers, got RANK={values['RANK']!r} and "
+                         f"WORLD_SIZE={values['WORLD_SIZE']!r}; {fix}") from None
+    if not (n >= 1 and 0 <= r < n):
+        raise ValueError(f"RANK must lie in 0..WORLD_SIZE-1 with WORLD_SIZE >= 1, got RANK={r} and WORLD_SIZE={n}; {fix}")
+    return r, n
+
+
 def world_size() -> int:
     """How many processes train together (1 when not started by torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return _environment()[1]
 
 
 def rank() -> int:
     """This process's number, 0 to ``world_size() - 1``."""
-    return int(os.environ.get("RANK", "0"))
+    return _environment()[0]
 
 
 def is_distributed() -> bool:

@@ -107,7 +107,7 @@ def is_trained(name: str) -> bool:
     settings, path = recipe.settings(), recipe_checkpoint(name)
     if not path.exists():
         return False
-    ckpt = checkpoints.load(path, remedy=f"python -m gancourse train {name} --retrain")
+    ckpt = _load_checkpoint(name, path)
     same = all(ckpt["config"].get(k) == v for k, v in _stored_config(recipe, settings).items())
     return same and ckpt["step"] >= settings["train"]["steps"]
 
@@ -133,7 +133,7 @@ def load_or_train(name: str, retrain: bool = False, progress: bool = True) -> Tr
         G_ema = clone(G) if use_ema else None
         resume = not retrain
         if resume and path.exists():
-            ckpt = checkpoints.load(path, remedy=f"python -m gancourse train {name} --retrain")
+            ckpt = _load_checkpoint(name, path)
             same = all(ckpt["config"].get(k) == v for k, v in stored.items())
             if same and ckpt["step"] >= train_args["steps"]:
                 return _from_checkpoint(name, ckpt, G, D, G_ema, settings, path)
@@ -148,13 +148,30 @@ def load_or_train(name: str, retrain: bool = False, progress: bool = True) -> Tr
     return Trained(name, G, D, history, settings, path, G_ema)
 
 
+def _load_checkpoint(name: str, path) -> dict:
+    """A recipe's checkpoint, read safely; one that lacks a recipe checkpoint's parts names the file and the fix."""
+    remedy = f"python -m gancourse train {name} --retrain"
+    ckpt = checkpoints.load(path, remedy=remedy)
+    missing = [k for k in ("config", "step", "history", "G", "D") if k not in ckpt]
+    if missing or not isinstance(ckpt["config"], dict):
+        raise checkpoints.CheckpointError(f"{path} is not a checkpoint of the {name!r} recipe (it lacks "
+                                          f"{', '.join(missing) or 'its settings'}). Delete it, or run {remedy}.")
+    return ckpt
+
+
 def _from_checkpoint(name, ckpt, G, D, G_ema, settings, path) -> Trained:
     from gancourse.config import device
 
-    G.load_state_dict(ckpt["G"])
-    D.load_state_dict(ckpt["D"])
+    try:
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        if G_ema is not None:
+            G_ema.load_state_dict(ckpt["ema"])
+    except (KeyError, RuntimeError) as err:  # the networks were built fresh here: nothing half-loaded escapes
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise checkpoints.CheckpointError(f"{path} does not fit the {name!r} recipe's networks ({detail}). "
+                                          f"Delete it, or run python -m gancourse train {name} --retrain.") from None
     if G_ema is not None:
-        G_ema.load_state_dict(ckpt["ema"])
         G_ema.to(device()).eval()
     G.to(device()).eval()
     D.to(device()).eval()

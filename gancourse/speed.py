@@ -97,19 +97,42 @@ class InMemoryBatches:
         return torch.randn(n, z_dim, device=self.device)
 
 
+class DivergenceError(FloatingPointError):
+    """A run that blew up (a loss beyond :data:`MAX_LOSS`, weights grown :data:`MAX_WEIGHT_GROWTH`-fold) or
+    whose generator stopped learning (a gradient of exactly 0 for :data:`DEAD_GRADIENT_STEPS` steps).
+    Raised before the checkpoint that would have held it is written. Lecture 03."""
+
+
+MAX_LOSS = 1e8  # |loss| beyond this is a blow-up; lecture 11's deliberately unstable demo (Adam 0.2) peaks at 3e6
+MAX_WEIGHT_GROWTH = 1e4  # a network's weight norm this many times its norm when the run (or resume) began
+DEAD_GRADIENT_STEPS = 100  # consecutive steps with G's gradient norm exactly 0: G no longer learns
+
+
+def weight_norm(module: nn.Module) -> float:
+    """The L2 norm of all of a module's parameters together."""
+    squares = [p.detach().float().pow(2).sum() for p in module.parameters()]
+    return float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+
+
 class StepLog:
     """Each step's numbers, stacked on the device and copied into a history every ``every`` steps.
 
     ``log(**values)`` takes 0-dim tensors (the same names every step; each is a list of the history).
     Copying is where the loop waits for the device, so it happens once per ``every`` steps (and
-    before every checkpoint). It is also where non-finite values are caught: :meth:`flush` raises
-    ``FloatingPointError`` naming the first bad step and quantity. Lecture 03.
+    before every checkpoint). It is also where runs that went wrong are caught: :meth:`flush` raises
+    ``FloatingPointError`` naming the first non-finite step and quantity, and :class:`DivergenceError`
+    for a loss beyond :data:`MAX_LOSS`, a generator gradient of exactly 0 for :data:`DEAD_GRADIENT_STEPS`
+    steps, or (for the networks in ``watch``, e.g. ``(G, D)``) weights grown :data:`MAX_WEIGHT_GROWTH`-fold.
+    Lecture 03.
     """
 
-    def __init__(self, history, first_step: int, every: int = 25):
+    def __init__(self, history, first_step: int, every: int = 25, watch: tuple = ()):
         self.history, self.next_step, self.every = history, first_step + 1, max(1, every)
         self.keys: tuple = ()
         self.rows: list[torch.Tensor] = []
+        self.watch = tuple(watch)
+        self.norms = [weight_norm(m) for m in self.watch]  # at the start of this run (or resume)
+        self.zero_run = 0  # consecutive steps with G's gradient norm exactly 0
 
     def log(self, **values: torch.Tensor) -> None:
         self.keys = tuple(values)
@@ -131,9 +154,41 @@ class StepLog:
                 "the weights in memory are no longer usable, the last good checkpoint (if any) is untouched. "
                 "Lower the learning rates, check the data range, or use a bounded loss."
             )
+        self._check_divergence(block)
         for k, column in zip(self.keys, block.T.tolist()):
             getattr(self.history, k).extend(column)
         self.next_step += len(block)
+
+    def _check_divergence(self, block: torch.Tensor) -> None:
+        """Raise :class:`DivergenceError` for a blown-up loss, a dead generator or exploding weights."""
+        stopped = ("Training stopped before writing a checkpoint; the last good one (if any) is untouched. ")
+        for key in ("loss_d", "loss_g"):
+            if key in self.keys:
+                column = block[:, self.keys.index(key)]
+                big = (column.abs() > MAX_LOSS).nonzero()
+                if len(big):
+                    row = int(big[0])
+                    raise DivergenceError(
+                        f"{key} reached {float(column[row]):.3g} at step {self.next_step + row}, beyond {MAX_LOSS:.0e}: "
+                        f"the run diverged. {stopped}Lower the learning rates, check that the data lie in "
+                        f"[-1, 1], or add a penalty (gp_weight, r1_gamma).")
+        trainable = bool(self.watch) and any(p.requires_grad for p in self.watch[0].parameters())
+        if "grad_norm_g" in self.keys and trainable:
+            for row, value in enumerate(block[:, self.keys.index("grad_norm_g")].tolist()):
+                self.zero_run = self.zero_run + 1 if value == 0.0 else 0
+                if self.zero_run >= DEAD_GRADIENT_STEPS:
+                    step = self.next_step + row
+                    raise DivergenceError(
+                        f"grad_norm_g has been exactly 0 for {self.zero_run} steps (steps {step - self.zero_run + 1} "
+                        f"to {step}): the generator no longer learns. {stopped}Check that D's score depends on "
+                        f"its input, use the non-saturating loss, or leaky ReLUs in G (dead units pass no gradient).")
+        for name, module, start in zip(("G", "D"), self.watch, self.norms):
+            now = weight_norm(module)
+            if start > 0 and now > MAX_WEIGHT_GROWTH * start:
+                raise DivergenceError(
+                    f"{name}'s weight norm grew {now / start:.3g}-fold ({start:.3g} -> {now:.3g}) by step "
+                    f"{self.next_step + len(block) - 1}, beyond {MAX_WEIGHT_GROWTH:.0e}-fold: the run diverged. "
+                    f"{stopped}Lower the learning rates, or bound D (spectral norm, a gradient penalty).")
 
 
 class Player:

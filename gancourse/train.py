@@ -46,6 +46,7 @@ from gancourse import checkpoints, parallel
 from gancourse.config import device as default_device
 from gancourse.losses import NEEDS_REAL_SCORES, clip_weights_, gradient_penalty, loss_pair, r1_penalty
 from gancourse.speed import InMemoryBatches, Player, Speed, StepLog, frozen, unwrap
+from gancourse.validate import check_training_arguments
 
 # Losses whose discriminator outputs are logits of a probability: the loop logs sigmoid(score) as
 # "D(x)". Every other loss (Wasserstein, hinge, least squares) logs the raw score.
@@ -218,6 +219,9 @@ def discriminator_step(G, D, opt_d, x_real: torch.Tensor, z: torch.Tensor, loss_
     """
     with torch.no_grad():  # the fakes are detached: D's loss does not reach G
         x_fake = G(z) if y is None else G(z, y)
+    if x_fake.shape[1:] != x_real.shape[1:]:  # a D that pools would score both without complaint
+        raise ValueError(f"G makes samples of shape {tuple(x_fake.shape[1:])} but the data's are "
+                         f"{tuple(x_real.shape[1:])}; build G for the data's channels and size (e.g. img_size=...).")
     s_real, s_fake = (D(x_real), D(x_fake)) if y is None else (D(x_real, y), D(x_fake, y))
     loss_d = loss_fn(s_real, s_fake)
     penalty = penalty_term(D, x_real, x_fake, y, gp_weight, r1_gamma)
@@ -394,15 +398,17 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
         config: extra settings to store in (and check against) the checkpoint, e.g. a recipe's.
         speed: a :class:`~gancourse.speed.Speed` (channels-last, bf16, compile, how often to log).
 
-    Returns: the :class:`History`. Raises ``FloatingPointError`` at a non-finite loss.
+    Returns: the :class:`History`. Raises ``TypeError``/``ValueError`` for a bad argument (images outside
+    [-1, 1] included), ``FloatingPointError`` at a non-finite loss, and its subclass
+    :class:`~gancourse.speed.DivergenceError` when a loss passes 1e8, a network's weights grow 1e4-fold or
+    G's gradient is exactly 0 for 100 steps (in every case before the checkpoint that would hold it).
     Lectures 01 (toys) and 03 (images).
     """
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}.")
-    if not isinstance(n_critic, int) or n_critic < 1:
-        raise ValueError(f"n_critic must be a positive int, got {n_critic!r}.")
-    if gp_weight < 0:
-        raise ValueError(f"gp_weight must be >= 0, got {gp_weight}.")
+    check_training_arguments(G=G, D=D, data=data, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d,
+                             betas=betas, n_critic=n_critic, gp_weight=gp_weight, r1_gamma=r1_gamma,
+                             clip_value=clip_value, conditional=conditional, ema=ema, ema_decay=ema_decay,
+                             n_samples=n_samples, checkpoint_every=checkpoint_every, resume=resume, seed=seed,
+                             progress=progress, log_every=speed.log_every, loss=loss, sample_every=sample_every)
     sample_at = _sample_steps(sample_every, steps)
     d_loss_fn, g_loss_fn = loss_pair(loss) if isinstance(loss, str) else loss
     z_dim = z_dim or getattr(G, "z_dim", None)
@@ -439,7 +445,7 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
 
     if start == 0 and not history.samples and 0 in sample_at:
         record_samples(0)
-    log = StepLog(history, start, speed.log_every)
+    log = StepLog(history, start, speed.log_every, watch=(G.module, D.module))  # also stops a run that diverges
     bar = _progress_bar(steps, start, progress and parallel.is_main(), batch_size)
     as_prob = torch.sigmoid if history.probabilities else (lambda s: s)
     relativistic = loss in NEEDS_REAL_SCORES
@@ -515,6 +521,7 @@ def _start(path, resume, settings, state, batches, history, seed, n_samples, z_d
     """``(first step, history)``: from the checkpoint at ``path`` when resuming, else fresh (seeded)."""
     if path is not None and resume and path.exists():
         ckpt = checkpoints.load(path)
+        _check_loadable(ckpt, state, path)  # every part first, so that a bad D leaves G as it was
         _check_resumable(ckpt["config"], settings, path)
         for key, obj in state.items():
             obj.load_state_dict(ckpt[key])
@@ -547,6 +554,27 @@ def _set_rng_state(state: dict, batches) -> None:
     batches.generator.set_state(state["data"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _check_loadable(ckpt: dict, state: dict, path: Path) -> None:
+    """Each network's and optimiser's entry is in the checkpoint, each network's tensors of the right shapes."""
+    missing = [k for k in ("step", "config", "history", "rng") if k not in ckpt]
+    if missing:
+        raise checkpoints.CheckpointError(f"{path} lacks {', '.join(missing)}: it is not a train_gan checkpoint. "
+                                          f"Pass resume=False to start over, or use another checkpoint name.")
+    for key, obj in state.items():
+        saved = ckpt.get(key)
+        if not isinstance(saved, dict):
+            raise checkpoints.CheckpointError(f"{path} holds no {key!r} state; it was not written by train_gan with "
+                                              f"these networks. Pass resume=False to start over.")
+        if isinstance(obj, nn.Module):
+            mine = obj.state_dict()
+            bad = [f"{k}: checkpoint {tuple(saved[k].shape) if k in saved else 'missing'}, now {tuple(v.shape)}"
+                   for k, v in mine.items() if k not in saved or tuple(saved[k].shape) != tuple(v.shape)]
+            if bad:
+                raise checkpoints.CheckpointError(
+                    f"{path}'s {key} does not fit this {key} ({'; '.join(bad[:3])}{'; ...' if len(bad) > 3 else ''}). "
+                    f"Pass resume=False to start over, or use another checkpoint name.")
 
 
 def _check_resumable(saved: dict, wanted: dict, path: Path) -> None:
