@@ -101,3 +101,62 @@ def test_lecture_01_widget_renders_from_its_saved_state(context, site):
         box.screenshot(path=str(SCREENSHOTS / "site-01-widget.png"))
     finally:
         page.close()
+
+
+def _widget_lectures() -> list[Path]:
+    return [p for p in NOTEBOOKS["lectures"] if "SliderModel" in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("lecture", _widget_lectures(), ids=lambda p: p.stem[:2])
+def test_every_site_slider_works_or_says_it_needs_a_kernel(context, site, lecture):
+    """Each slider on a static page is moved: its figure changes, or the note beside it says it needs a kernel."""
+    page = context.new_page()
+    try:
+        page.goto((site.SITE / "lectures" / f"{lecture.stem}.html").resolve().as_uri(), wait_until="load")
+        page.locator(".widget-slider").first.wait_for(state="visible", timeout=15_000)
+        cells = page.locator("div.cell").filter(has=page.locator(".widget-slider"))
+        assert cells.count() >= 1
+        for k in range(cells.count()):
+            cell = cells.nth(k)
+            cell.scroll_into_view_if_needed()
+            image = cell.locator(".widget-vbox img").first
+            image.wait_for(state="attached", timeout=15_000)
+            before = image.get_attribute("src")
+            handle = cell.locator(".noUi-handle").first.bounding_box()  # a drag: the site's arrow keys turn pages
+            x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 40, y, steps=5)
+            page.mouse.up()
+            page.wait_for_timeout(300)
+            assert page.url.endswith(f"{lecture.stem}.html"), f"moving slider {k} left the page for {page.url}"
+            note = cell.locator("p.widget-note")
+            if image.get_attribute("src") == before:
+                assert note.count() == 1 and note.first.is_visible(), (
+                    f"{lecture.stem}: slider {k} moved, the figure did not change, and no note says it needs a kernel")
+                assert "kernel" in note.first.inner_text()
+            if k == 0:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                cell.screenshot(path=str(SCREENSHOTS / f"site-{lecture.stem[:2]}-widget-note.png"))
+    finally:
+        page.close()
+
+
+def test_wide_display_math_scrolls_instead_of_being_clipped(context, site):
+    lecture = next((p for p in NOTEBOOKS["lectures"] if p.name.startswith("02_")), None)
+    if lecture is None:
+        pytest.skip("lectures/02_*.ipynb does not exist yet")
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": 900, "height": 900})  # a laptop's half screen
+        page.goto((site.SITE / "lectures" / f"{lecture.stem}.html").resolve().as_uri(), wait_until="load")
+        page.wait_for_function("() => document.querySelectorAll('mjx-container[display=\"true\"]').length > 0",
+                               timeout=20_000)
+        clipped = page.evaluate("""() => [...document.querySelectorAll('mjx-container[display="true"]')].filter(m => {
+            const wide = m.scrollWidth > m.clientWidth + 1;
+            const scrolls = ['auto', 'scroll'].includes(getComputedStyle(m).overflowX);
+            return wide && !scrolls;
+        }).map(m => m.textContent.slice(0, 60))""")
+        assert not clipped, f"display equations cut off on the right: {clipped}"
+    finally:
+        page.close()
