@@ -243,3 +243,19 @@ def test_site_notes_every_widget_that_needs_a_kernel():
     first, second, third = (c["outputs"] for c in staged["cells"])
     assert len(first) == 2 and "Needs a running kernel" in first[1]["data"]["text/html"]
     assert second == [plain] and third == [bar]
+
+
+def test_warm_trains_every_recipe_and_classifier_then_runs_every_lecture(monkeypatch, capsys):
+    """The bookkeeping of `python -m gancourse warm` (the training itself is tested elsewhere)."""
+    from types import SimpleNamespace
+
+    from gancourse import cli, judge, recipes
+
+    trained, judged, courses = [], [], []
+    monkeypatch.setattr(recipes, "load_or_train", lambda name, **kw: trained.append(name) or SimpleNamespace(
+        history=SimpleNamespace(steps=1)))
+    monkeypatch.setattr(judge, "classifier", lambda dataset="digits", **kw: judged.append(dataset))
+    monkeypatch.setattr(nbs, "run_course", lambda pattern="*", **kw: courses.append(pattern) or 0)
+    assert cli.main(["warm", "--pattern", "0[12]_*"]) == 0
+    assert trained == recipes.names() and "digits" in judged and courses == ["0[12]_*"]
+    assert all(line.startswith("warm: ") for line in capsys.readouterr().out.splitlines())
