@@ -1,7 +1,7 @@
 # gancourse: every target bootstraps .venv itself when it is missing or pyproject.toml changed.
 #   make lab        JupyterLab on your working copy my-course/ (made once from lectures/, exercises/), localhost, token
 #   make test       unit tests + every lecture and solution notebook under nbval, FAST mode, no network
-#   make course     run every lecture headless in order and print notebook / seconds / status
+#   make course     run every lecture headless in order and print notebook / seconds / trained / status
 #   make exercises  regenerate exercises/ from solutions/
 #   make notebooks  re-execute lectures/ and solutions/ in FAST mode (what gets committed)
 #   make slides     every lecture as reveal.js slides in _build/slides/ (open from disk; no server, no network)
@@ -30,8 +30,8 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cf
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "First run: installing the course and its tools (PyTorch, JupyterLab, the test and site tools) into $(VENV)/;"
-	@echo "about 4 minutes on a fresh machine (pip's progress follows). Later runs skip this step."
+	@echo "Installing the course and its tools (PyTorch, JupyterLab, the test and site tools) into $(VENV)/: about"
+	@echo "4 minutes the first time (pip's progress follows); again only when pyproject.toml changes."
 	$(PY) -m pip install --progress-bar on -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name gancourse --display-name "Python (gancourse)" >/dev/null
 	@touch $@
