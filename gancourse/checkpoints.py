@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from gancourse.config import CACHE_ENV, cache_dir, check_writable
+from gancourse.config import CACHE_ENV, cache_dir, check_writable, course_seed
 
 
 def cache_path(name: str | os.PathLike) -> Path:
@@ -52,7 +52,7 @@ def keyed_name(kind: str, name: str, seed: int, settings: str) -> str:
     ``settings`` is a text listing every setting that changes the result (e.g. ``"steps=300|lr=0.001"``);
     its :func:`stable_hash` makes the ten-digit digest. Lectures 01, 04, 11.
     """
-    return f"{kind}-{name}-seed{seed}-{stable_hash(settings) % 10**10:010d}.pt"
+    return f"{kind}-{name}-seed{course_seed(seed)}-{stable_hash(settings) % 10**10:010d}.pt"  # $GANCOURSE_SEED shifts it
 
 
 def _remove_stale_temporaries(path: Path) -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from gancourse import checkpoints
-from gancourse.config import budget, mode
+from gancourse.config import budget, course_seed, mode, seed_offset
 from gancourse.data import image_dataset
 from gancourse.dcgan import build_dcgan
 from gancourse.stylegan import build_stylegan
@@ -92,7 +92,8 @@ def get(name: str) -> Recipe:
 
 def recipe_checkpoint(name: str) -> Path:
     """Where a recipe's checkpoint lives in this mode: ``<cache>/<name>-fast.pt`` or ``-full.pt``. Lecture 03."""
-    return checkpoints.cache_path(f"{name}-{mode().lower()}.pt")
+    offset = f"-seed{seed_offset()}" if seed_offset() else ""  # $GANCOURSE_SEED runs never share a checkpoint
+    return checkpoints.cache_path(f"{name}-{mode().lower()}{offset}.pt")
 
 
 def _stored_config(recipe: Recipe, settings: dict) -> dict:
@@ -128,7 +129,7 @@ def load_or_train(name: str, retrain: bool = False, progress: bool = True) -> Tr
     use_ema = bool(train_args.pop("ema", False))
     stored = _stored_config(recipe, settings)
     with torch.random.fork_rng():
-        torch.manual_seed(settings["seed"])
+        torch.manual_seed(course_seed(settings["seed"]))  # shifted by $GANCOURSE_SEED
         G, D = recipe.build(settings)
         G_ema = clone(G) if use_ema else None
         resume = not retrain
@@ -271,12 +272,14 @@ register(Recipe(
     lecture=6,
     summary="SN-GAN: DCGAN generator, spectrally normalised discriminator without BN, hinge loss, TTUR (lecture 06; reused by 09)",
     build=_build_sngan,
-    # FAST: the lecture-03 widths; TTUR with lr_D = 4 lr_G. At 200 steps on the digits (seeds 0, 1) this
-    # reached all ten classes with classifier FD 215 and 169; the same D without SN: 574 and 236.
+    # FAST: the lecture-03 widths; TTUR with lr_D = 4 lr_G (SAGAN's ratio, Zhang et al. 2019; SN-GAN's paper
+    # uses one learning rate for both players). Lecture 06's stored run (seed 0, 200 steps on the digits):
+    # classifier FD 318.5 with SN, 215.0 for the same D without SN: at this budget SN does not win.
     fast=_settings("digits", {"z_dim": 100, "width": 16}, loss="hinge", steps=200, batch_size=32, lr_g=5e-4,
                    lr_d=2e-3, betas=(0.5, 0.999), sample_every=25, checkpoint_every=100),
-    # FULL: the cookbook widths on MNIST with SN-GAN's optimiser (Miyato et al. 2018, table 1 setting
-    # with TTUR: lr_G 1e-4, lr_D 4e-4). Not yet measured on a GPU.
+    # FULL: the cookbook widths on MNIST, SN-GAN's hinge loss and Adam betas (0.5, 0.999) (Miyato et al. 2018,
+    # table 1, whose settings share one learning rate between the players) with TTUR at SAGAN's ratio
+    # (Zhang et al. 2019: lr_G 1e-4, lr_D 4e-4). Not yet measured on a GPU.
     full=_settings("mnist", {"z_dim": 100, "width": 64}, loss="hinge", steps=5_000, batch_size=128, lr_g=1e-4,
                    lr_d=4e-4, betas=(0.5, 0.999), sample_every=250, checkpoint_every=500),
 ))
@@ -302,7 +305,7 @@ register(Recipe(
     fast=_settings("digits", {"z_dim": 100, "width": 16, "n_classes": 10, "discriminator": "projection"},
                    loss="hinge", steps=200, batch_size=32, lr_g=5e-4, lr_d=2e-3, betas=(0.5, 0.999),
                    conditional=True, sample_every=25, n_samples=100, checkpoint_every=100),
-    # FULL: MNIST, cookbook widths, SN-GAN's optimiser with TTUR. Not yet measured on a GPU.
+    # FULL: MNIST, cookbook widths, the sngan recipe's optimiser (TTUR at SAGAN's 4:1). Not yet measured on a GPU.
     full=_settings("mnist", {"z_dim": 100, "width": 64, "n_classes": 10, "discriminator": "projection"},
                    loss="hinge", steps=5_000, batch_size=128, lr_g=1e-4, lr_d=4e-4, betas=(0.5, 0.999),
                    conditional=True, sample_every=250, n_samples=100, checkpoint_every=500),

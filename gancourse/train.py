@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from gancourse import checkpoints, parallel
+from gancourse.config import course_seed
 from gancourse.config import device as default_device
 from gancourse.losses import NEEDS_REAL_SCORES, clip_weights_, gradient_penalty, loss_pair, r1_penalty
 from gancourse.speed import InMemoryBatches, Player, Speed, StepLog, frozen, unwrap
@@ -409,6 +410,7 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
                              clip_value=clip_value, conditional=conditional, ema=ema, ema_decay=ema_decay,
                              n_samples=n_samples, checkpoint_every=checkpoint_every, resume=resume, seed=seed,
                              progress=progress, log_every=speed.log_every, loss=loss, sample_every=sample_every)
+    seed = course_seed(seed)  # $GANCOURSE_SEED shifts every run (config.seed_offset); 0 by default
     sample_at = _sample_steps(sample_every, steps)
     d_loss_fn, g_loss_fn = loss_pair(loss) if isinstance(loss, str) else loss
     z_dim = z_dim or getattr(G, "z_dim", None)

@@ -43,3 +43,35 @@ def test_a_bad_offset_says_what_to_set(monkeypatch, value):
 def test_a_seed_must_be_an_int(seed):
     with pytest.raises(TypeError, match="seed must be an int"):
         config.course_seed(seed)
+
+
+def test_the_offset_names_cached_runs_apart(monkeypatch):
+    from gancourse import checkpoints, recipes
+
+    monkeypatch.delenv("GANCOURSE_SEED", raising=False)
+    assert checkpoints.keyed_name("ring", "vanilla", 1, "steps=3").startswith("ring-vanilla-seed1-")
+    assert recipes.recipe_checkpoint("dcgan").name == "dcgan-fast.pt"
+    monkeypatch.setenv("GANCOURSE_SEED", "2")
+    assert checkpoints.keyed_name("ring", "vanilla", 1, "steps=3").startswith("ring-vanilla-seed3-")
+    assert recipes.recipe_checkpoint("dcgan").name == "dcgan-fast-seed2.pt"
+
+
+def test_the_offset_moves_the_training_stream(monkeypatch):
+    """train_gan from seed 0 under GANCOURSE_SEED=1 is train_gan from seed 1: same batches, noise, fixed z."""
+    import copy
+
+    from gancourse.data import BimodalGaussian1D
+    from gancourse.toy import Discriminator, Generator
+    from gancourse.train import train_gan
+
+    torch.manual_seed(0)
+    G0, D0 = Generator(2, 1, hidden=(8,)), Discriminator(1, hidden=(8,))
+
+    def run(seed):
+        G, D = copy.deepcopy(G0), copy.deepcopy(D0)
+        return train_gan(G, D, BimodalGaussian1D(), steps=3, batch_size=16, seed=seed, progress=False).loss_g
+
+    monkeypatch.delenv("GANCOURSE_SEED", raising=False)
+    plain_0, plain_1 = run(0), run(1)
+    monkeypatch.setenv("GANCOURSE_SEED", "1")
+    assert run(0) == plain_1 and plain_0 != plain_1
