@@ -100,10 +100,9 @@ def test_a_fresh_recording_has_the_fixtures_shape_and_diagnosis(recorded, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_too_high_learning_rate_swings_on_every_seed(seed):
-    """Lecture 11's instability demo must show on any machine: at Adam 0.2 the smallest swing over seeds 0-7
-    was 5.8 times 2 log 2 (one thread), against the rule's threshold of 0.5; at 0.05 three of four seeds fell
-    below it."""
+    """Lecture 11's instability demo must show on any machine: at Adam 0.2 with beta1 0.9 the smaller swing over
+    seeds 0-4 was at least 0.73 times 2 log 2 with one and with two threads, against the rule's threshold of 0.5."""
     h = record_demo("lr_too_high", seed=seed)
     diagnosis = diagnose(h, demo_reference("lr_too_high"))
     assert diagnosis.primary == "instability", str(diagnosis)
-    assert min(diagnosis.numbers["swing_loss_d"], diagnosis.numbers["swing_loss_g"]) > 2.0
+    assert min(diagnosis.numbers["swing_loss_d"], diagnosis.numbers["swing_loss_g"]) > 0.5
