@@ -209,10 +209,81 @@ class UnrolledGeneratorLoss:
 
 
 # --------------------------------------------------------------------------------------------
+# Minibatch discrimination and feature matching (Salimans et al. 2016)
+# --------------------------------------------------------------------------------------------
+
+
+class MinibatchDiscrimination(nn.Module):
+    r"""Salimans et al.'s minibatch discrimination: each sample gets features saying how close the others are.
+
+    .. math:: M_i = f(x_i)\,T \in \mathbb{R}^{B' \times C}, \qquad
+              c_b(x_i, x_j) = \exp\big(-\lVert M_{i,b} - M_{j,b}\rVert_{1}\big), \qquad
+              o(x_i)_b = \sum_{j} c_b(x_i, x_j)
+
+    with a learned tensor :math:`T` of shape (A, B', C); the layer outputs :math:`[f(x_i), o(x_i)]`. A
+    collapsed batch, whose samples are all alike, has every :math:`o_b` near the batch size, which D learns
+    to reject. The sum runs over the whole batch, :math:`j = i` included (a constant 1). Salimans et al.
+    2016 (arXiv:1606.03498), section 3.2. Shapes: (B, A) -> (B, A + B'). Lecture 04.
+    """
+
+    def __init__(self, in_features: int, kernels: int = 16, kernel_dim: int = 4):
+        super().__init__()
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)  # (A, B' C)
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        m = (h @ self.T).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)  # (B', B, C)
+        l1 = torch.cdist(m, m, p=1)  # (B', B, B): ||M_i,b - M_j,b||_1 for every pair i, j
+        o = torch.exp(-l1).sum(dim=2).T  # (B, B'), the sum over j
+        return torch.cat([h, o], dim=1)  # (B, A + B')
+
+
+class MinibatchDiscriminator(nn.Module):
+    r"""The toy discriminator with :class:`MinibatchDiscrimination` after its first hidden layer.
+
+    ``x (B, d) -> Linear, activation -> (B, h1) -> MinibatchDiscrimination -> (B, h1 + B') -> MLP -> (B,)``. Lecture 04.
+    """
+
+    def __init__(self, data_dim: int = 2, hidden=(128, 128, 128), activation: str = "relu", kernels: int = 16,
+                 kernel_dim: int = 4):
+        super().__init__()
+        hidden = tuple(hidden)
+        self.first = nn.Sequential(nn.Linear(data_dim, hidden[0]), _ACTIVATIONS[activation]())  # (B, h1)
+        self.mbd = MinibatchDiscrimination(hidden[0], kernels, kernel_dim)
+        self.rest = MLP(hidden[0] + kernels, 1, hidden[1:], activation)
+        self.data_dim = data_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rest(self.mbd(self.first(x))).squeeze(-1)  # (B,)
+
+
+def discriminator_features(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The toy discriminator's last hidden activations (B, F): every layer of ``D.net`` but the output layer. Lecture 04."""
+    return D.net[:-1](x)
+
+
+class FeatureMatchingLoss:
+    r"""Feature matching, as a ``g_objective``: G matches the mean of D's hidden features on real data.
+
+    .. math:: L_G = \big\lVert \mathbb{E}_{x}\, f(x) - \mathbb{E}_{z}\, f(G(z)) \big\rVert_2^2
+
+    with :math:`f` the discriminator's last hidden layer (:func:`discriminator_features`), both means over
+    the batch; D keeps its usual loss. Salimans et al. 2016 (arXiv:1606.03498), section 3.1. Called as
+    ``(G, D, z, x_real) -> loss``. Lecture 04.
+    """
+
+    def __call__(self, G: nn.Module, D: nn.Module, z: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
+        f_real = discriminator_features(D, x_real).mean(0).detach()  # (F,), a target: no gradient to D
+        f_fake = discriminator_features(D, G(z)).mean(0)  # (F,)
+        return ((f_real - f_fake) ** 2).sum()
+
+
+# --------------------------------------------------------------------------------------------
 # The ring experiment
 # --------------------------------------------------------------------------------------------
 
-METHODS = ("vanilla", "mbstd", "pacgan", "unrolled", "wgan-gp", "smoothed", "instance-noise", "relativistic")
+METHODS = ("vanilla", "mbstd", "pacgan", "unrolled", "wgan-gp", "smoothed", "instance-noise", "relativistic", "mbd",
+           "feature-matching")
 
 
 @dataclass(frozen=True)
@@ -225,7 +296,8 @@ class RingSetting:
     (Wasserstein loss, gradient penalty :math:`\\lambda = 10`, ``n_critic`` 5, Adam betas (0.5, 0.9)),
     and lecture 11's tricks on the vanilla GAN: ``"smoothed"`` (one-sided label smoothing, real
     target 0.9), ``"instance-noise"`` (:class:`gancourse.losses.InstanceNoise` with ``noise_sigma``)
-    and ``"relativistic"`` (the relativistic average loss).
+    and ``"relativistic"`` (the relativistic average loss); and Salimans et al. 2016's ``"mbd"``
+    (:class:`MinibatchDiscriminator`) and ``"feature-matching"`` (:class:`FeatureMatchingLoss`).
     Default shapes follow the unrolled-GAN paper (Metz et al. 2017, appendix A). Lecture 04.
     """
 
@@ -257,7 +329,9 @@ def ring_players(setting: RingSetting, seed: int = 0) -> tuple[nn.Module, nn.Mod
         raise ValueError(f"unknown method {setting.method!r}; choose one of {', '.join(map(repr, METHODS))}.")
     seed_everything(seed)
     G = Generator(setting.z_dim, 2, setting.g_hidden, "relu")
-    if setting.method == "mbstd":
+    if setting.method == "mbd":
+        D = MinibatchDiscriminator(2, setting.d_hidden, "relu")
+    elif setting.method == "mbstd":
         D = MinibatchStdDiscriminator(2, setting.d_hidden, "relu")
     elif setting.method == "pacgan":
         D = PackedDiscriminator(Discriminator(2 * setting.pack_m, setting.d_hidden, "relu"), setting.pack_m)
@@ -276,12 +350,13 @@ def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, 
                   snapshot_steps=[s for s in setting.snapshot_steps if s <= setting.steps],
                   n_snapshot_samples=setting.n_samples, seed=seed)
     # D's field on a grid, where D scores single points (not packs or whole batches)
-    common["grid"] = None if setting.method in ("pacgan", "mbstd") else grid_2d(3.0, 61)
+    common["grid"] = None if setting.method in ("pacgan", "mbstd", "mbd") else grid_2d(3.0, 61)
     if setting.method == "wgan-gp":
         history = train_toy(G, D, Ring2D(std=setting.std), loss="wasserstein", n_critic=setting.n_critic,
                             gp_weight=setting.gp_weight, betas=(0.5, 0.9), **common)
     else:
         g_objective = UnrolledGeneratorLoss(setting.unroll_k, setting.lr) if setting.method == "unrolled" else None
+        g_objective = FeatureMatchingLoss() if setting.method == "feature-matching" else g_objective
         loss = setting.method if setting.method in ("smoothed", "relativistic") else "nonsaturating"
         history = train_toy(G, D, Ring2D(std=setting.std), loss=loss, betas=(0.5, 0.999), g_objective=g_objective,
                             **common)
@@ -393,7 +468,8 @@ def lecture_settings() -> dict:
     steps = budget(fast=300, full=2500)
     snaps = tuple(range(steps // 6, steps, steps // 6))
     out = {m: RingSetting(m, std=std, steps=steps, snapshot_steps=snaps)
-           for m in ("vanilla", "mbstd", "pacgan", "unrolled", "smoothed", "instance-noise", "relativistic")}
+           for m in ("vanilla", "mbstd", "pacgan", "unrolled", "smoothed", "instance-noise", "relativistic", "mbd",
+                     "feature-matching")}
     wsteps = budget(fast=200, full=2000)
     out["wgan-gp"] = RingSetting("wgan-gp", std=std, steps=wsteps, lr=budget(fast=1e-3, full=5e-4),
                                  batch_size=budget(fast=512, full=128),
