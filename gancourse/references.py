@@ -104,7 +104,7 @@ REFERENCES: dict[str, dict] = {
                            "kwargs": {"img_size": 28, "channels": 1, "width": 16, "max_width": 64,
                                       "max_resolution": 14}}},
         "ship": {"G": "ema"},
-        "train": {"loss": "nonsaturating", "steps": 5_000, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
+        "train": {"loss": "nonsaturating", "steps": 7_000, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
                   "betas": [0.0, 0.99], "r1_gamma": 1.0, "ema_decay": 0.995, "seed": 0},
     },
     "sngan": {
