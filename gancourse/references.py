@@ -59,6 +59,13 @@ CONFIDENT = 0.9  # a sample is "confident" when the judge's top class has at lea
 
 _DCGAN_G = {"class": "gancourse.dcgan.Generator", "kwargs": {"nz": 100, "ngf": 32, "channels": 1, "img_size": 28}}
 
+
+def _on_dcgan_generator(lecture: int, summary: str, *, D: dict, train: dict) -> dict:
+    """A reference whose generator is lecture 03's DCGAN generator of width 32 (initialised as the cookbook says)."""
+    return {"lecture": lecture, "loop": "gan", "summary": summary, "networks": {"G": _DCGAN_G, "D": D},
+            "init": "dcgan", "ship": {"G": "ema"}, "train": train}
+
+
 REFERENCES: dict[str, dict] = {
     "judge": {
         "lecture": 3, "loop": "judge",
@@ -68,15 +75,11 @@ REFERENCES: dict[str, dict] = {
                                           "feature_dim": 128}}},
         "train": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "seed": 0},
     },
-    "dcgan": {
-        "lecture": 3, "loop": "gan",
-        "summary": "DCGAN (width 32), non-saturating loss, Adam 2e-4 (0.5, 0.999), batch 64, an average generator",
-        "networks": {"G": _DCGAN_G,
-                     "D": {"class": "gancourse.dcgan.Discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}}},
-        "init": "dcgan", "ship": {"G": "ema"},
-        "train": {"loss": "nonsaturating", "steps": 20_000, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4,
-                  "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0},
-    },
+    "dcgan": _on_dcgan_generator(
+        3, "DCGAN (width 32), non-saturating loss, Adam 2e-4 (0.5, 0.999), batch 64, an average generator",
+        D={"class": "gancourse.dcgan.Discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}},
+        train={"loss": "nonsaturating", "steps": 20_000, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4,
+               "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0}),
     "conditional": {
         "lecture": 7, "loop": "gan",
         "summary": "conditional DCGAN generator (label embedding joined to z) against a projection discriminator "
@@ -107,15 +110,11 @@ REFERENCES: dict[str, dict] = {
         "train": {"loss": "nonsaturating", "steps": 7_000, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
                   "betas": [0.0, 0.99], "r1_gamma": 1.0, "ema_decay": 0.995, "seed": 0},
     },
-    "sngan": {
-        "lecture": 6, "loop": "gan",
-        "summary": "SN-GAN: DCGAN generator (width 32), spectrally normalised D without batch norm, hinge loss, TTUR",
-        "networks": {"G": _DCGAN_G,
-                     "D": {"class": "gancourse.spectral.sn_discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}}},
-        "init": "dcgan", "ship": {"G": "ema"},
-        "train": {"loss": "hinge", "steps": 6_000, "batch_size": 64, "lr_g": 1e-4, "lr_d": 4e-4,
-                  "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0},
-    },
+    "sngan": _on_dcgan_generator(
+        6, "SN-GAN: DCGAN generator (width 32), spectrally normalised D without batch norm, hinge loss, TTUR",
+        D={"class": "gancourse.spectral.sn_discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}},
+        train={"loss": "hinge", "steps": 6_000, "batch_size": 64, "lr_g": 1e-4, "lr_d": 4e-4,
+               "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0}),
     "wgan-gp": {
         "lecture": 5, "loop": "gan",
         "summary": "WGAN-GP: DCGAN generator (width 24), critic with layer norm, lambda 10, n_critic 5, Adam (0.5, 0.9)",

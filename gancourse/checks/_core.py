@@ -284,6 +284,18 @@ def _same_type(check: str, what: str, got, expected_type, why: str = "") -> None
                     + (f" {why}" if why else ""))
 
 
+def _float_list(check: str, what: str, got, length: int, where: str, per: str = "step") -> None:
+    """Fail unless ``got`` is a plain list of ``length`` Python floats (no tensors, which keep graphs alive)."""
+    if not isinstance(got, list):
+        fail(check, f"{what} is a {type(got).__name__}; return a list of floats (a plain Python list), one per {per}.")
+    if len(got) != length:
+        fail(check, f"{where}: {what} has {len(got)} entries, expected one per {per} ({length}).")
+    for v in got:
+        if isinstance(v, torch.Tensor):
+            fail(check, f"{what} holds tensors; store each as a float (.item()), which keeps no graph alive.")
+        _same_type(check, f"an entry of {what}", v, float)
+
+
 class _PlainSGD:
     """Plain gradient descent with the two methods a training step calls (``zero_grad``, ``step``).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import checker, _PlainSGD, _fmt, _grads, _same_type, fail, assert_close, passed, _run, _scalar, _logit_batches
+from gancourse.checks._core import checker, _PlainSGD, _float_list, _fmt, _grads, _same_type, fail, assert_close, passed, _run, _scalar, _logit_batches
 
 
 _LOGIT_HINT = ("D returns logits s, not probabilities: log D = F.logsigmoid(s) and log(1 - D) = F.logsigmoid(-s), "
@@ -253,14 +253,7 @@ def check_train_loop(fn) -> None:
         expected_d = [0.5 + 0.01 * (k + 1) for k in range(num_steps)]
         expected_g = [2.0 + 0.1 * (k + 1) for k in range(num_steps)]
         for what, got, exp in (("losses_d", losses_d, expected_d), ("losses_g", losses_g, expected_g)):
-            if not isinstance(got, list):
-                fail(name, f"{what} is a {type(got).__name__}; return a plain list of floats, one per step.")
-            if len(got) != num_steps:
-                fail(name, f"{where}: {what} has {len(got)} entries, expected one per step ({num_steps}).")
-            for v in got:
-                if isinstance(v, torch.Tensor):
-                    fail(name, f"{what} holds tensors; store numbers (float), which keep no graph alive.")
-                _same_type(name, f"an entry of {what}", v, float)
+            _float_list(name, what, got, num_steps, where)
         if [round(v, 9) for v in losses_d] == [round(v, 9) for v in expected_g]:
             fail(name, "losses_d and losses_g are swapped: step returns (loss_d, loss_g), in that order.")
         for what, got, exp in (("losses_d", losses_d, expected_d), ("losses_g", losses_g, expected_g)):

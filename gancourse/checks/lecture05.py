@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gancourse.checks._core import checker, _PlainSGD, _grads, fail, assert_close, passed, _run, _scalar, _logit_batches
+from gancourse.checks._core import checker, _PlainSGD, _float_list, _grads, fail, assert_close, passed, _run, _scalar, _logit_batches
+
+
+def _compare_loss(name: str, got, expected, n: int, seed: int, *, sign: str, hint: str) -> None:
+    """A Wasserstein loss against the package's: a flipped sign and a sum over the batch get their own message."""
+    if torch.allclose(got, -expected, atol=1e-5):
+        fail(name, sign)
+    if torch.allclose(got, expected * n, atol=1e-4):
+        fail(name, "got the sum over the batch; take the mean (.mean()).")
+    assert_close(name, f"loss on {n} random scores (seed {seed})", got, expected, atol=1e-5, rtol=1e-5, hint=hint)
 
 
 @checker
@@ -19,13 +28,10 @@ def check_critic_loss(fn) -> None:
         real, fake = _logit_batches(seed, n=64 if seed == 5 else 7)
         got = _scalar(name, _run(name, fn, real, fake), "the critic's loss")
         expected = critic_loss(real, fake)
-        if torch.allclose(got, -expected, atol=1e-5):
-            fail(name, "wrong sign: the critic maximises E[f(x)] - E[f(G(z))], its estimate of W1, so the loss "
-                       "it minimises is E[f(G(z))] - E[f(x)].")
-        if torch.allclose(got, expected * real.shape[0], atol=1e-4):
-            fail(name, "got the sum over the batch; take the means (.mean()).")
-        assert_close(name, f"loss on {real.shape[0]} random scores (seed {seed})", got, expected, atol=1e-5, rtol=1e-5,
-                     hint="A critic's scores are raw: no sigmoid, no log; the loss is a difference of means.")
+        _compare_loss(name, got, expected, len(real), seed,
+                      sign="wrong sign: the critic maximises E[f(x)] - E[f(G(z))], its estimate of W1, so the loss "
+                           "it minimises is E[f(G(z))] - E[f(x)].",
+                      hint="A critic's scores are raw: no sigmoid, no log; the loss is a difference of means.")
         grads = _grads(name, got, {"real scores": real, "fake scores": fake})
         assert_close(name, "gradient with respect to the real scores", grads["real scores"],
                      torch.full_like(real, -1.0 / len(real)), atol=1e-6)
@@ -45,13 +51,10 @@ def check_generator_wasserstein_loss(fn) -> None:
         _, fake = _logit_batches(seed, n=64 if seed == 7 else 5)
         got = _scalar(name, _run(name, fn, fake), "the generator's loss")
         expected = generator_wasserstein_loss(fake)
-        if torch.allclose(got, -expected, atol=1e-5):
-            fail(name, "wrong sign: the generator wants the critic to score its samples *high*, so it minimises "
-                       "-E[f(G(z))].")
-        if torch.allclose(got, expected * fake.shape[0], atol=1e-4):
-            fail(name, "got the sum over the batch; take the mean (.mean()).")
-        assert_close(name, f"loss on {fake.shape[0]} random scores (seed {seed})", got, expected, atol=1e-5, rtol=1e-5,
-                     hint="The critic's scores are raw: no sigmoid, no log, no abs.")
+        _compare_loss(name, got, expected, len(fake), seed,
+                      sign="wrong sign: the generator wants the critic to score its samples *high*, so it minimises "
+                           "-E[f(G(z))].",
+                      hint="The critic's scores are raw: no sigmoid, no log, no abs.")
         grads = _grads(name, got, {"fake scores": fake})
         assert_close(name, "gradient with respect to the fake scores", grads["fake scores"],
                      torch.full_like(fake, -1.0 / len(fake)), atol=1e-6)
@@ -272,15 +275,7 @@ def check_critic_update(fn) -> None:
                            "the same batches as the loss.")
         if out is None:
             fail(name, "your function returned None; return the list of the critic's losses, one float per update.")
-        if not isinstance(out, list):
-            fail(name, f"return a list of floats, one per update; got a {type(out).__name__}.")
-        if len(out) != n_critic:
-            fail(name, f"{where}: returned {len(out)} losses, expected one per update ({n_critic}).")
-        for v in out:
-            if isinstance(v, torch.Tensor):
-                fail(name, "the list holds tensors; store each loss as a float (.item()), which keeps no graph alive.")
-            if not isinstance(v, float):
-                fail(name, f"the list holds a {type(v).__name__}; store each loss as a float (.item()).")
+        _float_list(name, "the list of the critic's losses", out, n_critic, where, per="update")
         for k, (v, (grads, params)) in enumerate(zip(out, steps)):
             a, b = params
             x, y = real_batches[k], g_outputs[k]
