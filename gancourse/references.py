@@ -80,6 +80,11 @@ REFERENCES: dict[str, dict] = {
         D={"class": "gancourse.dcgan.Discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}},
         train={"loss": "nonsaturating", "steps": 20_000, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4,
                "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0}),
+    "sngan": _on_dcgan_generator(
+        6, "SN-GAN: DCGAN generator (width 32), spectrally normalised D without batch norm, hinge loss, TTUR",
+        D={"class": "gancourse.spectral.sn_discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}},
+        train={"loss": "hinge", "steps": 6_000, "batch_size": 64, "lr_g": 1e-4, "lr_d": 4e-4,
+               "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0}),
     "conditional": {
         "lecture": 7, "loop": "gan",
         "summary": "conditional DCGAN generator (label embedding joined to z) against a projection discriminator "
@@ -110,11 +115,6 @@ REFERENCES: dict[str, dict] = {
         "train": {"loss": "nonsaturating", "steps": 7_000, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
                   "betas": [0.0, 0.99], "r1_gamma": 1.0, "ema_decay": 0.995, "seed": 0},
     },
-    "sngan": _on_dcgan_generator(
-        6, "SN-GAN: DCGAN generator (width 32), spectrally normalised D without batch norm, hinge loss, TTUR",
-        D={"class": "gancourse.spectral.sn_discriminator", "kwargs": {"ndf": 32, "channels": 1, "img_size": 28}},
-        train={"loss": "hinge", "steps": 6_000, "batch_size": 64, "lr_g": 1e-4, "lr_d": 4e-4,
-               "betas": [0.5, 0.999], "ema_decay": 0.999, "seed": 0}),
     "wgan-gp": {
         "lecture": 5, "loop": "gan",
         "summary": "WGAN-GP: DCGAN generator (width 24), critic with layer norm, lambda 10, n_critic 5, Adam (0.5, 0.9)",
