@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancourse.checkpoints import one_thread
+from gancourse.config import course_seed
 from gancourse.data import assert_shape, image_dataset
 from gancourse.dcgan import conv_out
 from gancourse.losses import d_loss, d_loss_least_squares, g_loss_least_squares, g_loss_nonsaturating
@@ -465,7 +466,7 @@ def train_pix2pix(G: nn.Module, D: PatchGAN, data: PairedData, *, steps: int, ba
     ``loss_d``, ``loss_g`` per step, and ``parts`` ``adv`` and ``l1``.
     Lecture 10.
     """
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(course_seed(seed))  # shifted by $GANCOURSE_SEED, as train_gan's stream
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas) if D is not None else None
     history = History()
@@ -545,6 +546,7 @@ def train_cyclegan(model: CycleGAN, data: UnpairedData, *, steps: int, batch_siz
     networks' weights are (move them with :meth:`CycleGAN.to`); the data may stay on the CPU, only
     each batch moves. Lecture 10.
     """
+    seed = course_seed(seed)  # shifted by $GANCOURSE_SEED, as train_gan's stream
     gen = torch.Generator().manual_seed(seed)
     pool_a = ImagePool(pool_size, torch.Generator().manual_seed(seed + 1))
     pool_b = ImagePool(pool_size, torch.Generator().manual_seed(seed + 2))
