@@ -138,3 +138,66 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = 200, lr: float = 0.
     finally:
         G.train(was_training)
     return w.detach(), losses
+
+
+@torch.no_grad()
+def walks_in_w(G: nn.Module, n: int, steps: int = 9, seed: int = 0) -> torch.Tensor:
+    r"""``n`` straight walks in W between random endpoints :math:`w_i = f(z_i)`, each ``steps`` images long.
+
+    Walk :math:`k` is :math:`g(\operatorname{lerp}(f(z_{k,0}), f(z_{k,1}); t))` at ``steps`` evenly
+    spaced :math:`t \in [0, 1]`, fixed noise; the latents come from ``seed``. ``G`` is a
+    :class:`gancourse.stylegan.StyleGenerator`. Returns (n, steps, C, H, W). Lecture 11.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    z0, z1 = torch.randn(n, G.z_dim, generator=gen), torch.randn(n, G.z_dim, generator=gen)
+    t = torch.linspace(0, 1, steps)  # (T,)
+    was_training = G.training
+    G.eval()
+    try:
+        device = G.w_avg.device
+        w0, w1 = G.w_from_z(z0.to(device)), G.w_from_z(z1.to(device))  # (n, W) each
+        w = lerp(w0[:, None, :], w1[:, None, :], t.to(device)[None, :].expand(n, -1))  # (n, T, W)
+        images = G.synthesize(G.broadcast(w.flatten(0, 1)), noise_mode="const")  # (n T, C, H, W)
+    finally:
+        G.train(was_training)
+    return images.view(n, steps, *images.shape[1:])
+
+
+@torch.no_grad()
+def direction_effects(G: nn.Module, directions: torch.Tensor, w: torch.Tensor, step: float, classify) -> dict:
+    r"""What moving along each direction does to the images of ``w`` (N, W), judged by a classifier.
+
+    Each unit direction :math:`n` (rows of ``directions``, (K, W)) is applied both ways,
+    :math:`w \pm \text{step}\cdot n` (a direction's sign is arbitrary), fixed noise. Per direction,
+    averaged over both signs and the N latents:
+
+    - ``class_change``: the share of edited images that ``classify`` (images -> classes) reads as
+      another class than the unedited image: the direction changes the digit's identity;
+    - ``brightness``: :math:`|\overline{\Delta x}| / \overline{|\Delta x|}`, the image-mean change over
+      the mean absolute change (1: every pixel moved the same way, a pure change of brightness or
+      thickness; near 0: ink moved elsewhere);
+    - ``pixel_change``: :math:`\overline{|\Delta x|}`.
+
+    Returns lists of K floats. Lecture 11.
+    """
+    was_training = G.training
+    G.eval()
+    try:
+        draw = lambda v: G.synthesize(G.broadcast(v), noise_mode="const")  # noqa: E731
+        x0 = draw(w)  # (N, C, H, W)
+        y0 = torch.as_tensor(classify(x0)).cpu()
+        out = {"class_change": [], "brightness": [], "pixel_change": []}
+        for n in directions / directions.norm(dim=1, keepdim=True):
+            change, bright, size = 0.0, 0.0, 0.0
+            for sign in (1.0, -1.0):
+                x = draw(w + sign * step * n[None, :])
+                dx = (x - x0).flatten(1)  # (N, C H W)
+                change += float((torch.as_tensor(classify(x)).cpu() != y0).double().mean()) / 2
+                bright += float((dx.mean(dim=1).abs() / dx.abs().mean(dim=1).clamp_min(1e-12)).mean()) / 2
+                size += float(dx.abs().mean()) / 2
+            out["class_change"].append(change)
+            out["brightness"].append(bright)
+            out["pixel_change"].append(size)
+    finally:
+        G.train(was_training)
+    return out

@@ -349,6 +349,10 @@ class StyleGenerator(nn.Module):
                  mixing_prob: float = 0.9, w_avg_beta: float = 0.995, noise_seed: int = 0,
                  max_resolution: int | None = None):
         super().__init__()
+        self.config = {"z_dim": z_dim, "w_dim": w_dim, "img_size": img_size, "channels": channels, "width": width,
+                       "max_width": max_width, "mapping_layers": mapping_layers, "mapping_lr_mul": mapping_lr_mul,
+                       "mixing_prob": mixing_prob, "w_avg_beta": w_avg_beta, "noise_seed": noise_seed,
+                       "max_resolution": max_resolution}  # the constructor's arguments, for untrained_like
         self.z_dim, self.w_dim, self.img_size, self.channels = z_dim, w_dim, img_size, channels
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.sides = resolutions(_max_resolution(img_size, max_resolution))
@@ -632,6 +636,101 @@ def truncation_tradeoff(G: StyleGenerator, feature_fn, real_features: torch.Tens
             out["diversity"].append(mean_pairwise_distance(f))
     finally:
         G.train(was_training)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring a trained generator against an untrained one of the same shape
+# --------------------------------------------------------------------------------------------
+
+
+def untrained_like(G: StyleGenerator, seed: int = 0) -> StyleGenerator:
+    r"""A freshly initialised :class:`StyleGenerator` with ``G``'s constructor settings: the baseline of a measurement.
+
+    Built under ``torch.manual_seed(seed)`` without moving torch's global stream; its tracked mean
+    :math:`\bar w` (zero at initialisation) is set to :meth:`StyleGenerator.estimate_w_avg`, so that
+    truncation and projection start where they would on a trained model. Evaluation mode, gradients
+    off. Lecture 08.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G0 = StyleGenerator(**G.config)
+    G0.w_avg.copy_(G0.estimate_w_avg())
+    return G0.to(G.w_avg.device).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def style_mixing_readings(G: StyleGenerator, classify, n: int = 500, crossover: int | None = None,
+                          seed: int = 1) -> dict:
+    r"""What a classifier reads in style-mixed images: does the digit come from the coarse or the fine source?
+
+    ``n`` pairs :math:`(z_A, z_B)` from ``seed``; the mix takes blocks ``0 .. crossover-1`` from
+    :math:`z_A` (coarse) and the rest from :math:`z_B` (fine), fixed noise (:meth:`StyleGenerator.mix`;
+    default crossover: before the last block). ``classify`` maps images (B, C, H, W) to classes (B,).
+    Over the pairs whose two sources are read as different classes:
+
+    - ``coarse``: the share of mixes read as the coarse source's class; ``fine``: as the fine source's;
+    - ``pairs``: how many such pairs there are.
+
+    And over every pair, ``fine_change``: how far the fine styles move the image,
+    :math:`\mathbb E|x_{mix} - x_A| / \mathbb E|x_B - x_A|` (0: the fine styles do nothing; 1: as far as
+    another sample). ``classes``: how many classes the coarse sources span. Lecture 08.
+    """
+    crossover = G.num_blocks - 1 if crossover is None else crossover
+    gen = torch.Generator().manual_seed(seed)
+    z_a, z_b = torch.randn(n, G.z_dim, generator=gen), torch.randn(n, G.z_dim, generator=gen)
+    was_training = G.training
+    G.eval()
+    try:
+        device = G.w_avg.device
+        z_a, z_b = z_a.to(device), z_b.to(device)
+        x_a, x_b = G(z_a, noise_mode="const"), G(z_b, noise_mode="const")
+        mixed = G.mix(z_a, z_b, crossover)
+    finally:
+        G.train(was_training)
+    y_a, y_b, y_mix = (torch.as_tensor(classify(x)).cpu() for x in (x_a, x_b, mixed))
+    differ = y_a != y_b
+    share = lambda hit: float(hit[differ].double().mean()) if differ.any() else float("nan")  # noqa: E731
+    return {"crossover": crossover, "coarse": share(y_mix == y_a), "fine": share(y_mix == y_b),
+            "pairs": int(differ.sum()), "classes": int(y_a.unique().numel()),
+            "fine_change": float((mixed - x_a).abs().mean() / (x_b - x_a).abs().mean())}
+
+
+@torch.no_grad()
+def noise_effect(G: StyleGenerator, n_latents: int = 16, n_draws: int = 32, seed: int = 0, classify=None) -> dict:
+    r"""How much the per-pixel noise changes the image, against how much the latent does.
+
+    ``n_latents`` latents from ``seed``, each drawn ``n_draws`` times with fresh noise (the noise
+    from a generator seeded with ``seed + 1``, so torch's global stream does not move):
+
+    - ``noise_std``: the per-pixel standard deviation over the noise draws of one latent, averaged
+      over pixels and latents;
+    - ``latent_std``: the per-pixel standard deviation over the latents, noise fixed (``"const"``);
+    - ``ratio``: ``noise_std / latent_std``;
+    - with ``classify`` (images -> classes), ``class_flips``: the share of noisy draws read as
+      another class than the same latent under the fixed noise.
+
+    Karras et al. 2019 (arXiv:1812.04948), section 3.2 and figure 4. Lecture 08.
+    """
+    z = torch.randn(n_latents, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(G.w_avg.device)
+    noise_gen = torch.Generator().manual_seed(seed + 1)
+    was_training = G.training
+    G.eval()
+    try:
+        fixed = G(z, noise_mode="const")  # (N, C, H, W)
+        ws = G.broadcast(G.w_from_z(z)).repeat_interleave(n_draws, dim=0)  # (N * D, L, W)
+        noise = [torch.randn(len(ws), *c.shape[1:], generator=noise_gen).to(c.device)
+                 for c in G.make_noise(1, "const")]
+        noisy = G.synthesize(ws, noise=noise).view(n_latents, n_draws, *fixed.shape[1:])  # (N, D, C, H, W)
+    finally:
+        G.train(was_training)
+    noise_std = float(noisy.std(dim=1).mean())
+    latent_std = float(fixed.std(dim=0).mean())
+    out = {"noise_std": noise_std, "latent_std": latent_std, "ratio": noise_std / latent_std}
+    if classify is not None:
+        y_fixed = torch.as_tensor(classify(fixed)).cpu()
+        y_noisy = torch.as_tensor(classify(noisy.flatten(0, 1))).cpu().view(n_latents, n_draws)
+        out["class_flips"] = float((y_noisy != y_fixed[:, None]).double().mean())
     return out
 
 

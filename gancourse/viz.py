@@ -651,12 +651,13 @@ def plot_noise_variation(G, z, n_draws: int = 6, n_std: int = 64, *, title: str 
 
 
 @torch.no_grad()
-def plot_style_mixing(G, z_a, z_b, crossover: int, *, ax=None, title: str | None = None):
+def plot_style_mixing(G, z_a, z_b, crossover: int, *, ax=None, title: str | None = None, classify=None):
     """A style-mixing grid: sources A down the left, sources B along the top, mixes inside.
 
     Cell (i, j) takes blocks ``0 .. crossover-1`` (the coarse resolutions) from ``z_a[i]`` and the
     rest from ``z_b[j]``, with fixed noise (:meth:`gancourse.stylegan.StyleGenerator.mix`). The
-    top-left corner is left black. Returns the axes. Lecture 08.
+    top-left corner is left black. With ``classify`` (images -> classes) every image carries the
+    class it reads, green in a mix that reads as its A, red otherwise. Returns the axes. Lecture 08.
     """
     was_training = G.training
     G.eval()
@@ -677,6 +678,12 @@ def plot_style_mixing(G, z_a, z_b, crossover: int, *, ax=None, title: str | None
     ax = image_grid(grid, nrow=k + 1, ax=ax, row_labels=["B"] + [f"A{i + 1}" for i in range(r)],
                     col_labels=["A"] + [f"B{j + 1}" for j in range(k)],
                     title=title or f"Style mixing: blocks {coarse} px from A (rows), {fine} px from B (columns)")
+    if classify is not None:
+        y = torch.as_tensor(classify(grid)).view(r + 1, k + 1).tolist()  # y[0][0] is the blank corner
+        side = grid.shape[-1] + 1  # one cell and its padding, in pixels
+        for i, j in ((i, j) for i in range(r + 1) for j in range(k + 1) if i or j):
+            colour = "white" if not (i and j) else ("lime" if y[i][j] == y[i][0] else "red")
+            ax.text(j * side + 2, i * side + 2, str(y[i][j]), color=colour, fontsize=7, va="top", ha="left")
     return ax
 
 

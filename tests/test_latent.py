@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse.latent import attribute_vector, edit, ganspace, interpolation_path, lerp, project, sefa, slerp, style_weight
+from gancourse.latent import (attribute_vector, direction_effects, edit, ganspace, interpolation_path, lerp, project, sefa,
+                             slerp, style_weight, walks_in_w)
 from gancourse.stylegan import StyleGenerator
 
 
@@ -79,3 +80,38 @@ def test_projection_finds_a_generated_image():
     assert losses[-1] < 0.2 * losses[0]
     with pytest.raises(ValueError, match="mode"):
         interpolation_path(torch.zeros(2), torch.ones(2), 3, "cubic")
+
+
+def test_walks_in_w_start_and_end_at_the_generators_images():
+    torch.manual_seed(0)
+    G = StyleGenerator(z_dim=8, w_dim=8, width=4, max_width=8, mapping_layers=2, max_resolution=14).eval()
+    walks = walks_in_w(G, n=3, steps=5, seed=7)
+    assert walks.shape == (3, 5, 1, 28, 28)
+    g = torch.Generator().manual_seed(7)
+    z0, z1 = torch.randn(3, 8, generator=g), torch.randn(3, 8, generator=g)
+    with torch.no_grad():
+        assert torch.allclose(walks[:, 0], G(z0, noise_mode="const"), atol=1e-5)
+        assert torch.allclose(walks[:, -1], G(z1, noise_mode="const"), atol=1e-5)
+        w_mid = lerp(G.w_from_z(z0), G.w_from_z(z1), 0.5)
+        assert torch.allclose(walks[:, 2], G.synthesize(G.broadcast(w_mid), noise_mode="const"), atol=1e-5)
+
+
+def test_direction_effects_by_hand():
+    torch.manual_seed(0)
+    G = StyleGenerator(z_dim=8, w_dim=8, width=4, max_width=8, mapping_layers=2, max_resolution=14).eval()
+    with torch.no_grad():
+        w = G.w_from_z(torch.randn(16, 8))
+    directions = torch.eye(8)[:2] * 3.0  # not unit length: the function normalises them
+    by_sum = lambda x: (x.flatten(1).sum(dim=1) * 100).floor().long() % 10  # noqa: E731
+    still = direction_effects(G, directions, w, 0.0, by_sum)
+    assert still == {"class_change": [0.0, 0.0], "brightness": [0.0, 0.0], "pixel_change": [0.0, 0.0]}
+    moved = direction_effects(G, directions, w, 2.0, by_sum)
+    assert all(0 < c <= 1 for c in moved["class_change"]) and all(p > 0 for p in moved["pixel_change"])
+    assert all(0 <= b <= 1 for b in moved["brightness"])
+    # by hand, direction 0, sign +: the share of the 16 images whose class changed
+    with torch.no_grad():
+        x0 = G.synthesize(G.broadcast(w), noise_mode="const")
+        up = G.synthesize(G.broadcast(w + 2.0 * torch.eye(8)[0]), noise_mode="const")
+        down = G.synthesize(G.broadcast(w - 2.0 * torch.eye(8)[0]), noise_mode="const")
+    expected = ((by_sum(up) != by_sum(x0)).double().mean() + (by_sum(down) != by_sum(x0)).double().mean()) / 2
+    assert moved["class_change"][0] == pytest.approx(float(expected))

@@ -22,11 +22,14 @@ from gancourse.stylegan import (
     build_stylegan,
     ModulatedConv2d,
     modulated_conv2d,
+    noise_effect,
     path_length,
     pixel_norm,
     resolutions,
+    style_mixing_readings,
     truncation_tradeoff,
     truncate,
+    untrained_like,
 )
 
 
@@ -451,3 +454,53 @@ def _last_block_features(G, ws):
     for i, block in enumerate(G.blocks):
         x = block(x, ws[:, i], noise[2 * i: 2 * i + 2])
     return x
+
+
+# ---- measuring a trained generator against an untrained one (lecture 08's reference cells) ----
+
+
+def _brightness_class(x: torch.Tensor) -> torch.Tensor:
+    """A stand-in classifier: ten classes by the image's summed intensity (B, C, H, W) -> (B,)."""
+    return (x.flatten(1).sum(dim=1) * 100).floor().long() % 10
+
+
+def test_untrained_like_has_the_same_shape_fresh_weights_and_an_estimated_mean():
+    torch.manual_seed(5)
+    G = small_generator(max_resolution=14)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(1.0)  # "trained": far from any initialisation
+    state = torch.random.get_rng_state()
+    G0 = untrained_like(G, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # torch's stream did not move
+    assert G0.config == G.config and G0.sides == G.sides and not G0.training
+    assert all(a.shape == b.shape for a, b in zip(G0.parameters(), G.parameters()))
+    assert not torch.equal(next(G0.parameters()), next(G.parameters()))
+    assert torch.allclose(G0.w_avg, G0.estimate_w_avg()) and G0.w_avg.abs().sum() > 0
+    again = untrained_like(G, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(G0.state_dict().values(), again.state_dict().values()))
+
+
+def test_style_mixing_readings_at_the_two_ends_of_the_crossover():
+    torch.manual_seed(0)
+    G = small_generator().eval()
+    at_b = style_mixing_readings(G, _brightness_class, n=64, crossover=0)  # every block from z_B: B's image
+    at_a = style_mixing_readings(G, _brightness_class, n=64, crossover=G.num_blocks)  # every block from z_A
+    assert at_b["pairs"] == at_a["pairs"] > 10
+    assert (at_b["coarse"], at_b["fine"]) == (0.0, 1.0) and at_b["fine_change"] == pytest.approx(1.0)
+    assert (at_a["coarse"], at_a["fine"]) == (1.0, 0.0) and at_a["fine_change"] == 0.0
+    middle = style_mixing_readings(G, _brightness_class, n=64)
+    assert middle["crossover"] == G.num_blocks - 1 and 0 < middle["fine_change"] < 1
+
+
+def test_noise_effect_is_zero_at_initialisation_and_grows_with_the_strength():
+    torch.manual_seed(0)
+    G = small_generator().eval()
+    constant = lambda x: torch.zeros(len(x), dtype=torch.long)  # noqa: E731
+    untrained = noise_effect(G, n_latents=4, n_draws=8, classify=constant)
+    assert untrained["noise_std"] == 0.0 and untrained["class_flips"] == 0.0 and untrained["latent_std"] > 0
+    weak = noise_effect(with_noise_strength(G, 0.05), n_latents=4, n_draws=8)
+    strong = noise_effect(with_noise_strength(G, 0.5), n_latents=4, n_draws=8)
+    assert 0 < weak["noise_std"] < strong["noise_std"]
+    assert weak["ratio"] == pytest.approx(weak["noise_std"] / weak["latent_std"])
+    assert noise_effect(G, n_latents=4, n_draws=8) == strong  # seeded: the same draws every call
