@@ -89,6 +89,23 @@ def label_maps(y: torch.Tensor, n_classes: int, height: int, width: int) -> torc
     return one_hot[:, :, None, None].expand(-1, -1, height, width)  # (B, K, H, W)
 
 
+def feature_body(channels: int, img_size: int, ndf: int, feature_dim: int | None = None,
+                 norm: str = "none") -> tuple[nn.Sequential, int]:
+    r"""The DCGAN discriminator's convolutions ending in F features instead of one logit: :math:`\phi`, (B, C, H, W) -> (B, F).
+
+    The last convolution gives ``feature_dim`` F channels (default the last hidden width, 4 ``ndf``),
+    followed by LeakyReLU(0.2) and a flatten. Returns ``(phi, F)``. Both discriminators of lecture 07
+    can use it, so that they differ only in where the label enters. Lecture 07.
+    """
+    body = Discriminator(ndf=ndf, channels=channels, img_size=img_size, norm=norm).net
+    last = body[-1]  # the convolution to one logit; replaced by one to F features
+    if not isinstance(last, nn.Conv2d):
+        raise TypeError(f"expected the DCGAN discriminator to end with a Conv2d, found {type(last).__name__}.")
+    feature_dim = feature_dim or last.in_channels
+    body[-1] = nn.Conv2d(last.in_channels, feature_dim, last.kernel_size, last.stride, last.padding)
+    return nn.Sequential(*body, nn.LeakyReLU(0.2), nn.Flatten()), feature_dim  # (B, F, 1, 1) -> (B, F)
+
+
 class ConcatDiscriminator(nn.Module):
     r"""A discriminator that reads the label as K one-hot maps stacked on the image: (B, C, H, W), (B,) -> (B,).
 
@@ -96,15 +113,22 @@ class ConcatDiscriminator(nn.Module):
 
     with :math:`f` the DCGAN discriminator on C + K channels (Mirza & Osindero 2014, section 4.1,
     joined at the input of a convolutional D, as in Reed et al. 2016, arXiv:1605.05396, who join
-    at a later layer). ``spectral`` normalises every layer (then ``norm`` should be ``"none"``,
-    as in SN-GAN). Lecture 07.
+    at a later layer). With ``feature_dim`` F, :math:`f = \psi \circ \phi` is the projection
+    discriminator's body and unconditional head (:func:`feature_body` on C + K channels, then a
+    linear :math:`\psi: \mathbb{R}^F \to \mathbb{R}`): the two discriminators then differ only in
+    where the label enters, and have nearly the same number of parameters. ``spectral`` normalises
+    every layer (then ``norm`` should be ``"none"``, as in SN-GAN). Lecture 07.
     """
 
     def __init__(self, n_classes: int = 10, channels: int = 1, img_size: int = 28, ndf: int = 64,
-                 norm: str = "none", spectral: bool = True):
+                 norm: str = "none", spectral: bool = True, feature_dim: int | None = None):
         super().__init__()
         self.n_classes, self.channels, self.img_size = n_classes, channels, img_size
-        self.net = Discriminator(ndf=ndf, channels=channels + n_classes, img_size=img_size, norm=norm)
+        if feature_dim is None:  # the DCGAN discriminator, one logit
+            self.net = Discriminator(ndf=ndf, channels=channels + n_classes, img_size=img_size, norm=norm)
+        else:  # phi on [x; maps], then psi
+            phi, feature_dim = feature_body(channels + n_classes, img_size, ndf, feature_dim, norm)
+            self.net = nn.Sequential(phi, nn.Linear(feature_dim, 1), nn.Flatten(start_dim=0))  # (B, F) -> (B,)
         self.net.apply(weights_init)
         if spectral:
             apply_spectral_norm(self.net)
@@ -158,13 +182,7 @@ class ProjectionDiscriminator(nn.Module):
                  feature_dim: int | None = None, norm: str = "none", spectral: bool = True):
         super().__init__()
         self.n_classes, self.channels, self.img_size = n_classes, channels, img_size
-        body = Discriminator(ndf=ndf, channels=channels, img_size=img_size, norm=norm).net
-        last = body[-1]  # the convolution to one logit; replaced by one to F features
-        if not isinstance(last, nn.Conv2d):
-            raise TypeError(f"expected the DCGAN discriminator to end with a Conv2d, found {type(last).__name__}.")
-        feature_dim = feature_dim or last.in_channels
-        body[-1] = nn.Conv2d(last.in_channels, feature_dim, last.kernel_size, last.stride, last.padding)
-        self.phi = nn.Sequential(*body, nn.LeakyReLU(0.2), nn.Flatten())  # (B, F, 1, 1) -> (B, F)
+        self.phi, feature_dim = feature_body(channels, img_size, ndf, feature_dim, norm)  # (B, C, H, W) -> (B, F)
         self.psi = nn.Linear(feature_dim, 1)
         self.embed = nn.Embedding(n_classes, feature_dim)
         self.apply(weights_init)
@@ -223,3 +241,98 @@ def label_fidelity(G: nn.Module, classifier, n_per_class: int = 100, n_classes: 
     confusion = torch.bincount(y * k + pred, minlength=k * k).reshape(k, k)  # (K, K) requested x predicted
     per_class = confusion.diag().double() / confusion.sum(dim=1).double()  # (K,)
     return {"accuracy": float((pred == y).double().mean()), "per_class": per_class, "confusion": confusion}
+
+
+# --------------------------------------------------------------------------------------------
+# Projection against concatenation: matched discriminators, over seeds
+# --------------------------------------------------------------------------------------------
+
+
+def fidelity_over_training(history, classifier) -> dict:
+    r"""Label fidelity of the samples a conditional run recorded while it trained: ``{step: fidelity}``.
+
+    :func:`gancourse.train.train_gan` draws ``history.samples[k]`` from its fixed noise with the labels
+    ``history.fixed_y`` (the classes in turn) after ``history.sample_steps[k]`` generator steps; the
+    classifier reads each sample and we count the requested class, as :func:`label_fidelity` does.
+    Lecture 07.
+    """
+    y = history.fixed_y
+    if y is None:
+        raise ValueError("this History holds no labels: it was not recorded by a conditional run (conditional=True).")
+    return {step: float((classifier.predict(x) == y).double().mean())
+            for step, x in zip(history.sample_steps, history.samples)}
+
+
+def comparison_players(settings: dict, discriminator: str) -> tuple[nn.Module, nn.Module]:
+    """The recipe's generator and one of two discriminators of matched size, from a ``conditional`` recipe's settings.
+
+    ``discriminator`` is ``"concatenation"`` (label maps at the input, then the projection's body and
+    a linear head) or ``"projection"``; both have the same body :func:`feature_body`, with F = 4
+    ``width`` features, so they differ only in where the label enters. Draws from torch's global
+    generator: seed first. Lecture 07.
+    """
+    model, size = settings["model"], settings["img_size"]
+    channels = 3 if settings["dataset"] == "cifar10" else 1
+    G = ConditionalGenerator(z_dim=model["z_dim"], n_classes=model["n_classes"], channels=channels, img_size=size,
+                             ngf=model["width"])
+    kinds = {"concatenation": ConcatDiscriminator, "projection": ProjectionDiscriminator}
+    if discriminator not in kinds:
+        raise ValueError(f"discriminator must be 'concatenation' or 'projection', got {discriminator!r}.")
+    F_ = 4 * model["width"]
+    D = kinds[discriminator](n_classes=model["n_classes"], channels=channels, img_size=size, ndf=model["width"],
+                             feature_dim=F_, spectral=True)
+    return G, D
+
+
+def _comparison_name(settings: dict, discriminator: str, seed: int) -> str:
+    from gancourse import checkpoints
+
+    parts = "|".join(f"{k}={settings[k]}" for k in sorted(settings))
+    return checkpoints.keyed_name("conditional-compare", discriminator, seed, parts)
+
+
+def comparison_run(settings: dict, discriminator: str, seed: int, progress: bool = False):
+    """Train (or load from the cache) one run of the comparison: ``(G, History)``, G in evaluation mode.
+
+    Networks initialised from ``course_seed(seed)``, batches and noise from ``seed`` (both shifted by
+    ``$GANCOURSE_SEED``), the recipe's training settings otherwise; the finished run is a checkpoint in
+    the cache folder, keyed by every setting and the seed. Lecture 07.
+    """
+    from gancourse.config import course_seed
+    from gancourse.data import image_dataset
+    from gancourse.train import train_gan
+
+    with torch.random.fork_rng():
+        torch.manual_seed(course_seed(seed))
+        G, D = comparison_players(settings, discriminator)
+        data = image_dataset(settings["dataset"], size=settings["img_size"])
+        history = train_gan(G, D, data, **{**settings["train"], "seed": seed, "checkpoint_every": None},
+                            checkpoint=_comparison_name(settings, discriminator, seed), progress=progress)
+    return G.eval(), history
+
+
+def _comparison_worker(args):
+    *run, threads = args
+    torch.set_num_threads(threads)  # the caller's count, so that a run's result does not depend on the workers
+    comparison_run(*run)
+
+
+def compare_discriminators(settings: dict, seeds=(0, 1, 2), discriminators=("concatenation", "projection"),
+                           workers: int = 1) -> dict:
+    """:func:`comparison_run` for every discriminator and seed: ``{(discriminator, seed): (G, History)}``.
+
+    Runs missing from the cache train first in ``workers`` processes side by side (each with the
+    caller's number of torch threads: the same results as one after the other), then every run is
+    loaded. Lecture 07.
+    """
+    from gancourse import checkpoints
+
+    jobs = [(settings, d, s) for d in discriminators for s in seeds]
+    missing = [j for j in jobs if not checkpoints.cache_path(_comparison_name(*j)).exists()]
+    if workers > 1 and len(missing) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(_comparison_worker, [(*j, torch.get_num_threads()) for j in missing]))  # each worker writes its run into the cache
+    return {(d, s): comparison_run(settings, d, s) for _, d, s in jobs}

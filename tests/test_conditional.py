@@ -12,6 +12,8 @@ from gancourse.conditional import (
     ConcatDiscriminator,
     ConditionalGenerator,
     ProjectionDiscriminator,
+    compare_discriminators,
+    fidelity_over_training,
     label_fidelity,
     label_maps,
     projection_score,
@@ -134,3 +136,57 @@ def test_trains_through_the_one_loop(D_cls):
     assert history.steps == 3 and history.fixed_y.tolist() == list(range(K))
     assert history.samples[-1].shape == (K, 1, 28, 28)
     assert all(v > 0 for v in history.penalty)  # R1 computed through D(x, y)
+
+
+def test_matched_discriminators_share_body_and_size():
+    from gancourse.dcgan import count_parameters
+
+    for ndf in (4, 16):
+        concat = ConcatDiscriminator(n_classes=K, ndf=ndf, feature_dim=4 * ndf, spectral=False)
+        proj = ProjectionDiscriminator(n_classes=K, ndf=ndf, feature_dim=4 * ndf, spectral=False)
+        # the same layers but the first (K more input channels) and the label's way in (K embeddings)
+        first = 16 * ndf * K  # 4x4 kernels, ndf output channels, K more input channels
+        assert count_parameters(concat) - count_parameters(proj) == first - K * 4 * ndf
+        if ndf == 16:
+            assert abs(count_parameters(concat) / count_parameters(proj) - 1) <= 0.1
+    D = ConcatDiscriminator(n_classes=K, ndf=4, feature_dim=8).eval()
+    x = torch.randn(1, 1, 28, 28).repeat(K, 1, 1, 1)
+    scores = D(x, torch.arange(K))
+    assert scores.shape == (K,) and len(torch.unique(scores.detach())) == K
+
+
+def test_fidelity_over_training_reads_each_snapshot():
+    from gancourse.train import History
+
+    class Reader:
+        def predict(self, x):
+            return x[:, 0, 0, 0].round().long()
+
+    y = torch.arange(20) % K
+    right = y.float()[:, None, None, None].expand(-1, 1, 2, 2)
+    half = right.clone()
+    half[::2] = ((y[::2] + 1) % K).float()[:, None, None, None]  # every other sample the wrong class
+    history = History(sample_steps=[0, 5], samples=[half, right], fixed_y=y)
+    assert fidelity_over_training(history, Reader()) == {0: 0.5, 5: 1.0}
+    with pytest.raises(ValueError, match="conditional"):
+        fidelity_over_training(History(sample_steps=[0], samples=[right]), Reader())
+
+
+def test_compare_discriminators_trains_once_then_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_CACHE", str(tmp_path))
+    settings = {"dataset": "digits", "img_size": 28, "seed": 0,
+                "model": {"z_dim": 8, "width": 4, "n_classes": K, "discriminator": "projection"},
+                "train": {"loss": "hinge", "steps": 2, "batch_size": 8, "conditional": True, "sample_every": 1,
+                          "n_samples": K, "seed": 0, "device": "cpu"}}
+    runs = compare_discriminators(settings, seeds=(0, 1))
+    assert set(runs) == {(d, s) for d in ("concatenation", "projection") for s in (0, 1)}
+    assert len(list(tmp_path.glob("conditional-compare-*.pt"))) == 4
+    G, history = runs["concatenation", 1]
+    assert not G.training and history.sample_steps == [0, 1, 2] and history.fixed_y.tolist() == list(range(K))
+    again = compare_discriminators(settings, seeds=(1,), discriminators=("concatenation",))
+    G2, history2 = again["concatenation", 1]
+    assert history2.loss_d == history.loss_d
+    assert all(torch.equal(a, b) for a, b in zip(G.state_dict().values(), G2.state_dict().values()))
+    assert runs["projection", 0][1].loss_d != runs["projection", 1][1].loss_d  # the seed moves the run
+    with pytest.raises(ValueError, match="concatenation"):
+        compare_discriminators(settings, seeds=(0,), discriminators=("concat",))
