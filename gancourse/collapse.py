@@ -166,45 +166,82 @@ class PackedDiscriminator(nn.Module):
 
 
 def unroll_discriminator(D: nn.Module, x_real: torch.Tensor, x_fake: torch.Tensor, *, k: int = 5,
-                         lr: float = 1e-3, loss: str = "nonsaturating", create_graph: bool = True) -> dict:
-    r"""Take ``k`` plain gradient steps on D's loss without touching D: returns the unrolled weights.
+                         lr: float = 1e-3, loss: str = "nonsaturating", create_graph: bool = True,
+                         optimizer: str = "sgd", betas: tuple = (0.5, 0.999), eps: float = 1e-8,
+                         state: dict | None = None) -> dict:
+    r"""Take ``k`` steps of an optimiser on D's loss without touching D: returns the unrolled weights.
 
-    .. math:: \theta_D^{j+1} = \theta_D^{j} - \eta\,\nabla_{\theta_D} L_D\big(D(x; \theta_D^{j}), D(\tilde x; \theta_D^{j})\big)
+    With ``optimizer="sgd"``, plain gradient descent,
 
-    on the same real batch ``x_real`` and fakes ``x_fake`` (B, d) at every step. With
-    ``create_graph=True`` the unrolled weights stay functions of the fakes (and so of
-    :math:`\theta_G`): a generator loss computed with them sends gradients *through* the k steps.
-    Metz et al. 2017 (arXiv:1611.02163), eqs. 6-8; a departure: we unroll plain gradient descent,
-    not D's own optimiser. Returns ``{name: tensor}`` for :func:`torch.func.functional_call`.
-    Lecture 04.
+    .. math:: \theta_D^{j+1} = \theta_D^{j} - \eta\,g_j, \qquad g_j = \nabla_{\theta_D} L_D\big(D(x; \theta_D^{j}), D(\tilde x; \theta_D^{j})\big);
+
+    with ``optimizer="adam"``, Adam's update (Kingma and Ba 2015, algorithm 1),
+
+    .. math:: m_{j+1} = \beta_1 m_j + (1-\beta_1) g_j, \quad v_{j+1} = \beta_2 v_j + (1-\beta_2) g_j^2, \quad
+              \theta_D^{j+1} = \theta_D^{j} - \eta\,\frac{m_{j+1}/(1-\beta_1^{j+1})}{\sqrt{v_{j+1}/(1-\beta_2^{j+1})} + \epsilon},
+
+    whose steps are up to :math:`\eta` per weight whatever the gradient's scale, as large as the steps D
+    itself takes with Adam, where plain steps at the same :math:`\eta` barely move D. The moments start at
+    zero, or from ``state`` (``{"m": {name: tensor}, "v": {...}, "t": steps taken}``), which the first step
+    then advances in place (detached): called once per generator step, ``state`` follows D's gradients
+    as D's own Adam moments do. Each step uses the same
+    real batch ``x_real`` and fakes ``x_fake`` (B, d). With ``create_graph=True`` the unrolled weights stay
+    functions of the fakes (and so of :math:`\theta_G`): a generator loss computed with them sends
+    gradients *through* the k steps, the second-order term included. Metz et al. 2017 (arXiv:1611.02163),
+    eqs. 6-8; they unroll D's own Adam, with its current moments; a departure: the loop keeps D's
+    optimiser to itself, so ``state`` keeps moments of its own. Returns ``{name: tensor}`` for
+    :func:`torch.func.functional_call`. Lecture 04.
     """
     if not isinstance(k, int) or k < 0:
         raise ValueError(f"k (the unrolling steps) must be a non-negative int, got {k!r}.")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"unknown unrolling optimizer {optimizer!r}; choose 'sgd' or 'adam'.")
     d_loss_fn, _ = losses.loss_pair(loss)
     params = dict(D.named_parameters())
-    for _ in range(k):
+    m = {name: (state["m"][name] if state and "m" in state else torch.zeros_like(p)) for name, p in params.items()}
+    v = {name: (state["v"][name] if state and "v" in state else torch.zeros_like(p)) for name, p in params.items()}
+    t0 = state.get("t", 0) if state else 0
+    beta1, beta2 = betas
+    for j in range(1, k + 1):
         loss_d = d_loss_fn(functional_call(D, params, (x_real,)), functional_call(D, params, (x_fake,)))
         grads = torch.autograd.grad(loss_d, list(params.values()), create_graph=create_graph)
-        params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
+        if optimizer == "sgd":
+            params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
+            continue
+        new = {}
+        for (name, p), g in zip(params.items(), grads):
+            m[name] = beta1 * m[name] + (1 - beta1) * g
+            v[name] = beta2 * v[name] + (1 - beta2) * g * g
+            m_hat, v_hat = m[name] / (1 - beta1 ** (t0 + j)), v[name] / (1 - beta2 ** (t0 + j))
+            # sqrt(v_hat + tiny) keeps the second derivative finite where a gradient is exactly 0 (a dead ReLU)
+            new[name] = p - lr * m_hat / ((v_hat + 1e-30).sqrt() + eps)
+        params = new
+        if j == 1 and state is not None:  # D's own Adam would have taken this one step
+            state.update(m={n: x.detach() for n, x in m.items()}, v={n: x.detach() for n, x in v.items()}, t=t0 + 1)
     return params
 
 
 class UnrolledGeneratorLoss:
     r"""The unrolled generator objective, as a ``g_objective`` for :func:`gancourse.train.train_gan`.
 
-    Called as ``(G, D, z, x_real) -> loss``: draws the fakes :math:`G(z)`, unrolls D ``k`` steps
-    on them and ``x_real`` with :func:`unroll_discriminator`, then returns
-    :math:`L_G\big(D(G(z); \theta_D^k)\big)`. With ``k = 0`` it is the ordinary generator loss.
-    Metz et al. 2017 (arXiv:1611.02163). Lecture 04.
+    Called as ``(G, D, z, x_real) -> loss``: draws the fakes :math:`G(z)`, unrolls D ``k`` steps of
+    ``optimizer`` (``"sgd"`` or ``"adam"``) on them and ``x_real`` with :func:`unroll_discriminator`,
+    then returns :math:`L_G\big(D(G(z); \theta_D^k)\big)`. With ``k = 0`` it is the ordinary generator
+    loss. With Adam, the object keeps Adam's moments from call to call (one call per generator step, as
+    D takes one step per generator step), so the unrolled steps are the size of D's own. Metz et al. 2017
+    (arXiv:1611.02163). Lecture 04.
     """
 
-    def __init__(self, k: int = 5, lr: float = 1e-3, loss: str = "nonsaturating"):
-        self.k, self.lr, self.loss = k, lr, loss
+    def __init__(self, k: int = 5, lr: float = 1e-3, loss: str = "nonsaturating", optimizer: str = "sgd",
+                 betas: tuple = (0.5, 0.999)):
+        self.k, self.lr, self.loss, self.optimizer, self.betas = k, lr, loss, optimizer, betas
+        self.state: dict = {}  # Adam's moments, carried from call to call
 
     def __call__(self, G: nn.Module, D: nn.Module, z: torch.Tensor, x_real: torch.Tensor) -> torch.Tensor:
         _, g_loss_fn = losses.loss_pair(self.loss)
         x_fake = G(z)  # (B, d), not detached: the unrolled D depends on it
-        params = unroll_discriminator(D, x_real, x_fake, k=self.k, lr=self.lr, loss=self.loss)
+        params = unroll_discriminator(D, x_real, x_fake, k=self.k, lr=self.lr, loss=self.loss,
+                                      optimizer=self.optimizer, betas=self.betas, state=self.state)
         return g_loss_fn(functional_call(D, params, (x_fake,)))
 
 
@@ -311,6 +348,7 @@ class RingSetting:
     std: float = 0.05  # of each Gaussian of the ring (radius 2)
     pack_m: int = 2
     unroll_k: int = 5
+    unroll_optimizer: str = "sgd"  # unrolled only: "sgd" (plain steps at lr) or "adam" (Adam's steps, as Metz et al.)
     n_critic: int = 5  # WGAN-GP only
     gp_weight: float = 10.0  # WGAN-GP only
     noise_sigma: float = 0.1  # instance noise only
@@ -319,7 +357,11 @@ class RingSetting:
 
     def key(self, seed: int) -> str:
         """A file name that changes whenever a setting or the seed changes."""
-        parts = "|".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self))
+        # a field added after runs were cached enters the name only when it differs from its default,
+        # so the runs cached before it keep their names
+        later = {"unroll_optimizer": "sgd"}
+        parts = "|".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self)
+                         if f.name not in later or getattr(self, f.name) != later[f.name])
         return checkpoints.keyed_name("ring", self.method, seed, parts)
 
 
@@ -355,7 +397,9 @@ def _train_ring(setting: RingSetting, seed: int) -> tuple[nn.Module, nn.Module, 
         history = train_toy(G, D, Ring2D(std=setting.std), loss="wasserstein", n_critic=setting.n_critic,
                             gp_weight=setting.gp_weight, betas=(0.5, 0.9), **common)
     else:
-        g_objective = UnrolledGeneratorLoss(setting.unroll_k, setting.lr) if setting.method == "unrolled" else None
+        g_objective = None
+        if setting.method == "unrolled":  # one object for the run: it carries Adam's moments from step to step
+            g_objective = UnrolledGeneratorLoss(setting.unroll_k, setting.lr, optimizer=setting.unroll_optimizer)
         g_objective = FeatureMatchingLoss() if setting.method == "feature-matching" else g_objective
         loss = setting.method if setting.method in ("smoothed", "relativistic") else "nonsaturating"
         history = train_toy(G, D, Ring2D(std=setting.std), loss=loss, betas=(0.5, 0.999), g_objective=g_objective,
@@ -458,11 +502,23 @@ def lecture_settings() -> dict:
     course's field notes (vanilla 2,500 steps; WGAN-GP 2,000 steps at lr 5e-4 covered all 8 modes
     on 5 of 5 seeds). FAST widens the modes to std 0.15 so that a few hundred steps on a CPU reach
     them; the networks stay the paper's. Measured in FAST (modes at the end): vanilla 5, 5, 5 on
-    seeds 0-2 (high-quality fraction about 0.50). WGAN-GP needs larger batches than the vanilla GAN
-    to settle in a few hundred steps: at batch 128, 150 steps covered 8, 4, 6, 2 modes on seeds 0-3
-    and 300 steps 8, 2, 4, 8; at batch 512, 200 steps covered 8, 8, 8, 8, 8, 8, 4, 8 on seeds 0-7
-    (high-quality fraction 0.16-0.28), 15-18 s a run on one thread (two runs side by side).
-    Lectures 04-05.
+    seeds 0-2 (high-quality fraction about 0.50). WGAN-GP in FAST (lecture 05 compares it with the
+    vanilla GAN at the same batch and the same number of D/critic steps): at batch 256 and lr 2e-3, 200
+    steps covered 8, 8, 8, 5, 4 modes on seeds 0-4 (high-quality fraction 0.36, 0.28, 0.43, 0.09, 0.10),
+    where a Gaussian cloud with the data's mean and covariance scores 8 modes and 0.15, and the vanilla
+    GAN at batch 256 with 1,000 steps (the same 1,000 D steps) 6, 6, 6, 4, 3 (0.68, 0.72, 0.69, 0.81,
+    0.88). Tried before: at batch 128, 150 steps covered 8, 4, 6, 2 modes on seeds 0-3; at batch 512 and
+    lr 1e-3, 200 steps covered 8 modes on 7 of 8 seeds but with a high-quality fraction of 0.16-0.28,
+    hardly above the cloud's; at batch 256 and lr 1e-3, 300 steps 8, 8, 7 (0.35, 0.30, 0.16). At short
+    budgets and these learning rates WGAN-GP is unstable from seed to seed; FULL's lr 5e-4 is slower.
+
+    The unrolled GAN unrolls D the way Metz et al. do: k = 5 Adam steps at D's learning rate, with moments
+    carried from step to step, the generator's gradient taken through the steps (second-order term
+    included). Measured in FAST on seeds 0-2 it does not help: 4, 5, 4 modes (high-quality fraction 0.50,
+    0.44, 0.51) against the vanilla GAN's 5, 5, 5 (0.49, 0.49, 0.53); Adam steps from zero moments at every
+    generator step covered 3, 1, 2; plain gradient steps at lr 1e-3 barely move D (5, 4 on seeds 0-1, the
+    vanilla GAN's picture) and at lr 0.1 the unrolled D diverged within 3 steps. An unrolled run costs
+    about five vanilla runs. Lectures 04-05.
     """
     std = budget(fast=0.15, full=0.05)
     steps = budget(fast=300, full=2500)
@@ -470,9 +526,10 @@ def lecture_settings() -> dict:
     out = {m: RingSetting(m, std=std, steps=steps, snapshot_steps=snaps)
            for m in ("vanilla", "mbstd", "pacgan", "unrolled", "smoothed", "instance-noise", "relativistic", "mbd",
                      "feature-matching")}
+    out["unrolled"] = dataclasses.replace(out["unrolled"], unroll_optimizer="adam")
     wsteps = budget(fast=200, full=2000)
-    out["wgan-gp"] = RingSetting("wgan-gp", std=std, steps=wsteps, lr=budget(fast=1e-3, full=5e-4),
-                                 batch_size=budget(fast=512, full=128),
+    out["wgan-gp"] = RingSetting("wgan-gp", std=std, steps=wsteps, lr=budget(fast=2e-3, full=5e-4),
+                                 batch_size=budget(fast=256, full=128),
                                  snapshot_steps=tuple(range(wsteps // 6, wsteps, wsteps // 6)))
     return out
 

@@ -101,6 +101,79 @@ def test_one_unrolled_step_is_one_sgd_step():
     assert all(p.grad is None for p in D.parameters())  # D itself was not touched
 
 
+def test_unrolled_adam_steps_are_torch_adam_steps():
+    """Unrolling Adam from zero moments takes the steps torch.optim.Adam takes on the same batch."""
+    torch.manual_seed(0)
+    D = Discriminator(2, hidden=(8,))
+    x_real, x_fake = torch.randn(16, 2), torch.randn(16, 2)
+    params = unroll_discriminator(D, x_real, x_fake, k=3, lr=0.01, optimizer="adam", betas=(0.5, 0.999))
+    ref = copy.deepcopy(D)
+    opt = torch.optim.Adam(ref.parameters(), lr=0.01, betas=(0.5, 0.999), eps=1e-8)
+    for _ in range(3):
+        opt.zero_grad()
+        losses.d_loss(ref(x_real), ref(x_fake)).backward()
+        opt.step()
+    for (name, p), q in zip(params.items(), ref.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    # Adam's first step moves every weight with a nonzero gradient by lr, plain steps far less
+    sgd = unroll_discriminator(D, x_real, x_fake, k=1, lr=0.01)
+    adam = unroll_discriminator(D, x_real, x_fake, k=1, lr=0.01, optimizer="adam")
+    w = dict(D.named_parameters())["net.0.weight"]
+    assert torch.allclose((adam["net.0.weight"] - w).abs(), torch.full_like(w, 0.01), rtol=1e-4)
+    assert (sgd["net.0.weight"] - w).abs().max() < 0.01 * 0.5
+
+
+def test_unrolled_adam_carries_its_moments_from_call_to_call():
+    """With a state, the unrolling starts from the moments of the calls before, as D's own Adam does:
+    two calls with k = 1 on two batches take the two steps torch.optim.Adam takes on them."""
+    torch.manual_seed(1)
+    D = Discriminator(2, hidden=(8,))
+    batches = [(torch.randn(16, 2), torch.randn(16, 2)) for _ in range(2)]
+    state: dict = {}
+    unroll_discriminator(D, *batches[0], k=1, lr=0.01, optimizer="adam", state=state)
+    assert state["t"] == 1
+    second = unroll_discriminator(D, *batches[1], k=1, lr=0.01, optimizer="adam", state=state)
+    assert state["t"] == 2
+    ref = copy.deepcopy(D)
+    opt = torch.optim.Adam(ref.parameters(), lr=0.01, betas=(0.5, 0.999))
+    for x_real, x_fake in batches:  # torch's Adam, each step taken from D's weights (D itself never moves)
+        with torch.no_grad():
+            for q, p in zip(ref.parameters(), D.parameters()):
+                q.copy_(p)
+        opt.zero_grad()
+        losses.d_loss(ref(x_real), ref(x_fake)).backward()
+        opt.step()
+    for (name, p), q in zip(second.items(), ref.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+
+
+def test_unrolled_adam_gradient_goes_through_the_unrolling():
+    """The unrolled-Adam objective's gradient with respect to G's weights, against finite differences."""
+    torch.manual_seed(0)
+    G = Generator(2, 2, hidden=(4,)).double()
+    D = Discriminator(2, hidden=(4,)).double()
+    z, x_real = torch.randn(8, 2, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
+
+    def objective():  # a fresh state each time: every evaluation starts from zero moments
+        return UnrolledGeneratorLoss(k=3, lr=0.05, optimizer="adam")(G, D, z, x_real)
+
+    w = G.net[0].weight
+    (grad,) = torch.autograd.grad(objective(), w)
+    h = 1e-6
+    values = []
+    for shift in (h, -2 * h, h):
+        with torch.no_grad():
+            w[0, 0] += shift
+        values.append(objective().item())
+    assert grad[0, 0].item() == pytest.approx((values[0] - values[1]) / (2 * h), rel=1e-4, abs=1e-8)
+
+
+def test_unrolling_names_a_wrong_optimizer():
+    D = Discriminator(2, hidden=(4,))
+    with pytest.raises(ValueError, match="unknown unrolling optimizer 'rmsprop'"):
+        unroll_discriminator(D, torch.randn(4, 2), torch.randn(4, 2), optimizer="rmsprop")
+
+
 def test_unrolled_loss_with_k_zero_is_the_plain_generator_loss():
     G, D = Generator(3, 2, hidden=(8,)), Discriminator(2, hidden=(8,))
     z, x_real = torch.randn(16, 3), torch.randn(16, 2)
