@@ -3,7 +3,8 @@ r"""GAN, VAE and diffusion side by side on the same 2D data, measured the same w
 Three families of generative models trained on lecture 04's 8-Gaussian ring, plus a one-step
 generator distilled from the diffusion model, each run cached per seed like a checkpoint:
 
-- the GAN: R3GAN's objective (:mod:`gancourse.r3gan`), one network evaluation per sample, no likelihood;
+- the GAN: R3GAN's objective trained by the course loop (:mod:`gancourse.r3gan`), one network evaluation
+  per sample, no likelihood;
 - the VAE (:mod:`gancourse.vae`): one decoder evaluation per sample, a likelihood estimated by importance sampling;
 - the diffusion model (:mod:`gancourse.diffusion`): T evaluations per ancestral sample (or fewer with
   DDIM), a likelihood *bound* (the ELBO);
@@ -178,7 +179,7 @@ def gan_run(s: FamilySetting, seed: int = 0, gamma: float = 0.1) -> dict:
     ``{"seconds", "samples", "nfe": 1, "loglik": None}``. Lecture 12."""
     ring = dataclasses.replace(lecture_settings()["vanilla"], std=s.std, n_samples=s.n_samples)
     run = ring_run_r3gan(ring, seed, gamma)
-    return {"seconds": run.record["seconds"], "samples": run.samples, "nfe": 1, "loglik": None}
+    return {"seconds": run.history.seconds, "samples": run.samples, "nfe": 1, "loglik": None}
 
 
 def data_loglik(s: FamilySetting, seed: int = 0) -> float:

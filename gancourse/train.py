@@ -15,7 +15,8 @@ saturating, Wasserstein, hinge, least squares, relativistic). The two updates ar
 steps: ``n_critic`` discriminator steps per generator step and a gradient penalty weighted by
 ``gp_weight`` (WGAN-GP, Gulrajani et al. 2017, arXiv:1704.00028), weight clipping (WGAN,
 arXiv:1701.07875), separate learning rates (TTUR, Heusel et al. 2017, arXiv:1706.08500), the R1
-penalty weighted by ``r1_gamma / 2`` (Mescheder et al. 2018, arXiv:1801.04406), labels for
+penalty weighted by ``r1_gamma / 2`` (Mescheder et al. 2018, arXiv:1801.04406) and its twin on the
+fakes, R2, by ``r2_gamma / 2`` (R3GAN, Huang et al. 2024, arXiv:2501.05441), labels for
 conditional models called as ``G(z, y)`` and ``D(x, y)``, another generator objective (the unrolled
 GAN's, Metz et al. 2017, arXiv:1611.02163) and an exponential moving average of the generator's
 weights (Karras et al. 2018, arXiv:1710.10196).
@@ -45,7 +46,7 @@ from torch import nn
 from gancourse import checkpoints, parallel
 from gancourse.config import course_seed
 from gancourse.config import device as default_device
-from gancourse.losses import NEEDS_REAL_SCORES, clip_weights_, gradient_penalty, loss_pair, r1_penalty
+from gancourse.losses import NEEDS_REAL_SCORES, clip_weights_, gradient_penalty, loss_pair, r1_penalty, r2_penalty
 from gancourse.speed import InMemoryBatches, Player, Speed, StepLog, frozen, unwrap
 from gancourse.validate import check_training_arguments
 
@@ -186,11 +187,12 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
 
 
 def penalty_term(D, x_real: torch.Tensor, x_fake: torch.Tensor, y=None, gp_weight: float = 0.0,
-                 r1_gamma: float = 0.0) -> torch.Tensor:
-    r"""What the discriminator's loss adds: :math:`\lambda\,\mathrm{GP} + \tfrac{\gamma}{2}\,\mathrm{R1}`, 0-dim.
+                 r1_gamma: float = 0.0, r2_gamma: float = 0.0) -> torch.Tensor:
+    r"""What the discriminator's loss adds: :math:`\lambda\,\mathrm{GP} + \tfrac{\gamma_1}{2}\,R_1 + \tfrac{\gamma_2}{2}\,R_2`, 0-dim.
 
     Each term only when its weight is set (:func:`~gancourse.losses.gradient_penalty`,
-    :func:`~gancourse.losses.r1_penalty`); 0 on the data's device otherwise. Lectures 05 and 06.
+    :func:`~gancourse.losses.r1_penalty` at the real batch, :func:`~gancourse.losses.r2_penalty` at the
+    detached fakes); 0 on the data's device otherwise. R3GAN sets ``r1_gamma = r2_gamma``. Lectures 05, 06 and 12.
     """
     forward = getattr(D, "uncompiled", D)  # a double backward: never through a compiled graph
     critic = forward if y is None else (lambda x: forward(x, y))
@@ -199,6 +201,8 @@ def penalty_term(D, x_real: torch.Tensor, x_fake: torch.Tensor, y=None, gp_weigh
         penalty = penalty + gp_weight * gradient_penalty(critic, x_real, x_fake)
     if r1_gamma:
         penalty = penalty + r1_gamma / 2 * r1_penalty(critic, x_real)
+    if r2_gamma:
+        penalty = penalty + r2_gamma / 2 * r2_penalty(critic, x_fake)
     return penalty
 
 
@@ -208,12 +212,13 @@ def penalty_term(D, x_real: torch.Tensor, x_fake: torch.Tensor, y=None, gp_weigh
 
 
 def discriminator_step(G, D, opt_d, x_real: torch.Tensor, z: torch.Tensor, loss_fn, *, y=None,
-                       gp_weight: float = 0.0, r1_gamma: float = 0.0, clip_value: float | None = None) -> dict:
+                       gp_weight: float = 0.0, r1_gamma: float = 0.0, r2_gamma: float = 0.0,
+                       clip_value: float | None = None) -> dict:
     r"""One update of D: real up, fake down, :math:`L_D(D(x), D(G(z)))` plus the penalty, then clip.
 
     The fakes are made without a graph through G (as ``G(z).detach()``), so :math:`L_D` moves D only.
     ``x_real`` (B, ...) a real batch, ``z`` (B, Z) noise, ``y`` (B,) labels for conditional players;
-    ``loss_fn(s_real, s_fake)`` the discriminator's loss; ``gp_weight``, ``r1_gamma``: see
+    ``loss_fn(s_real, s_fake)`` the discriminator's loss; ``gp_weight``, ``r1_gamma``, ``r2_gamma``: see
     :func:`penalty_term`; ``clip_value``: WGAN's bound :math:`c` on D's weights after the step.
     Returns 0-dim tensors ``loss_d``, ``penalty`` and ``grad_norm_d``, and the scores ``s_real``,
     ``s_fake`` (B,). Lecture 01 (the step), 05 (penalty, clipping).
@@ -225,7 +230,7 @@ def discriminator_step(G, D, opt_d, x_real: torch.Tensor, z: torch.Tensor, loss_
                          f"{tuple(x_real.shape[1:])}; build G for the data's channels and size (e.g. img_size=...).")
     s_real, s_fake = (D(x_real), D(x_fake)) if y is None else (D(x_real, y), D(x_fake, y))
     loss_d = loss_fn(s_real, s_fake)
-    penalty = penalty_term(D, x_real, x_fake, y, gp_weight, r1_gamma)
+    penalty = penalty_term(D, x_real, x_fake, y, gp_weight, r1_gamma, r2_gamma)
     opt_d.zero_grad(set_to_none=True)
     (loss_d + penalty).backward()
     norm = grad_norm(unwrap(D))
@@ -363,8 +368,8 @@ def clone(module: nn.Module) -> nn.Module:
 
 def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturating", batch_size: int = 64,
               lr_g: float = 2e-4, lr_d: float = 2e-4, betas=(0.5, 0.999), optimizer: str = "adam",
-              n_critic: int = 1, gp_weight: float = 0.0, r1_gamma: float = 0.0, clip_value: float | None = None,
-              conditional: bool = False, g_objective=None, ema: nn.Module | None = None, ema_decay: float = 0.999,
+              n_critic: int = 1, gp_weight: float = 0.0, r1_gamma: float = 0.0, r2_gamma: float = 0.0,
+              clip_value: float | None = None, conditional: bool = False, g_objective=None, ema: nn.Module | None = None, ema_decay: float = 0.999,
               z_dim: int | None = None, sample_every=100, n_samples: int = 64, hooks=(), checkpoint=None,
               checkpoint_every: int | None = None, resume: bool = True, seed: int = 0, device=None,
               progress: bool = True, config: dict | None = None, speed: Speed = Speed()) -> History:
@@ -381,8 +386,9 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
         steps: generator steps to reach (a resumed run continues from the checkpoint's step).
         loss: a name from :data:`gancourse.losses.LOSS_PAIRS` or a pair ``(d_loss_fn, g_loss_fn)``.
         lr_g, lr_d, betas, optimizer: Adam (or ``"rmsprop"``, the original WGAN's) for each network.
-        n_critic, gp_weight, r1_gamma, clip_value: D steps per G step, :math:`\lambda` of WGAN-GP,
-            :math:`\gamma` of R1, the WGAN clipping bound :math:`c` (None: no clipping).
+        n_critic, gp_weight, r1_gamma, r2_gamma, clip_value: D steps per G step, :math:`\lambda` of WGAN-GP,
+            :math:`\gamma` of R1 (on real data) and of R2 (on the fakes; R3GAN sets both), the WGAN clipping
+            bound :math:`c` (None: no clipping).
         conditional: feed the data's labels to G and D.
         g_objective: replaces the generator's loss (see :func:`generator_step`).
         ema, ema_decay: a copy of G to keep as the exponential moving average of its weights.
@@ -407,7 +413,7 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
     """
     check_training_arguments(G=G, D=D, data=data, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d,
                              betas=betas, n_critic=n_critic, gp_weight=gp_weight, r1_gamma=r1_gamma,
-                             clip_value=clip_value, conditional=conditional, ema=ema, ema_decay=ema_decay,
+                             r2_gamma=r2_gamma, clip_value=clip_value, conditional=conditional, ema=ema, ema_decay=ema_decay,
                              n_samples=n_samples, checkpoint_every=checkpoint_every, resume=resume, seed=seed,
                              progress=progress, log_every=speed.log_every, loss=loss, sample_every=sample_every)
     seed = course_seed(seed)  # $GANCOURSE_SEED shifts every run (config.seed_offset); 0 by default
@@ -424,7 +430,9 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
                     gp_weight=gp_weight, r1_gamma=r1_gamma, clip_value=clip_value, conditional=conditional,
                     ema_decay=ema_decay if ema is not None else None, z_dim=z_dim, n_samples=n_samples,
                     sample_every=sample_every if isinstance(sample_every, int) else list(sample_every),
-                    checkpoint_every=checkpoint_every, seed=seed, log_every=speed.log_every, **(config or {}))
+                    checkpoint_every=checkpoint_every, seed=seed, log_every=speed.log_every,
+                    **({"r2_gamma": r2_gamma} if r2_gamma else {}),  # absent when 0: older checkpoints still resume
+                    **(config or {}))
 
     G, D = Player(G, device, speed), Player(D, device, speed)  # see gancourse.speed: the same networks, run fast
     if ema is not None:
@@ -457,7 +465,7 @@ def train_gan(G: nn.Module, D: nn.Module, data, *, steps: int, loss="nonsaturati
             x_real, y = batches.next()
             d = discriminator_step(G, D, opt_d, x_real, batches.noise(batch_size, z_dim), d_loss_fn,
                                    y=y if conditional else None, gp_weight=gp_weight, r1_gamma=r1_gamma,
-                                   clip_value=clip_value)
+                                   r2_gamma=r2_gamma, clip_value=clip_value)
         g = generator_step(G, D, opt_g, batches.noise(batch_size, z_dim), g_loss_fn, y=y if conditional else None,
                            x_real=x_real if relativistic or g_objective else None, objective=g_objective)
         if ema is not None:

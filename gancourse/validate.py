@@ -203,7 +203,8 @@ def training_images(data):
 
 def check_training_arguments(*, G, D, data, steps, batch_size, lr_g, lr_d, betas, n_critic, gp_weight,
                              r1_gamma, clip_value, conditional, ema, ema_decay, n_samples, checkpoint_every,
-                             resume, seed, progress, log_every, loss="nonsaturating", sample_every=100) -> None:
+                             resume, seed, progress, log_every, loss="nonsaturating", sample_every=100,
+                             r2_gamma=0.0) -> None:
     """Check :func:`gancourse.train.train_gan`'s arguments; raise ``TypeError``/``ValueError`` at the first bad one.
 
     Beyond types and ranges, the images are checked once: floating point, four dimensions and values in
@@ -223,6 +224,7 @@ def check_training_arguments(*, G, D, data, steps, batch_size, lr_g, lr_d, betas
     check_int(n_critic, "n_critic", low=1, hint="It counts discriminator steps per generator step (5 for WGAN-GP).")
     check_number(gp_weight, "gp_weight", low=0, hint="It is the gradient penalty's lambda (10 in WGAN-GP), or 0 for none.")
     check_number(r1_gamma, "r1_gamma", low=0, hint="It is R1's gamma, or 0 for none.")
+    check_number(r2_gamma, "r2_gamma", low=0, hint="It is R2's gamma (R3GAN sets it equal to r1_gamma), or 0 for none.")
     if clip_value is not None:
         check_number(clip_value, "clip_value", low=0, low_open=True, hint="WGAN clips at 0.01; None turns clipping off.")
     if ema is not None:

@@ -56,10 +56,50 @@ def test_ring_run_is_cached_and_keyed(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOURSE_CACHE", str(tmp_path))
     setting = RingSetting(steps=4, z_dim=4, g_hidden=(16,), d_hidden=(16,), batch_size=32, n_samples=100, std=0.2)
     first = ring_run_r3gan(setting, seed=0, gamma=0.1)
-    assert first.samples.shape == (100, 2) and 0 <= first.modes <= 8 and len(first.record["d_loss"]) == 4
+    assert first.samples.shape == (100, 2) and 0 <= first.modes <= 8 and first.history.steps == 4
+    assert first.history.d_output == "score" and all(v > 0 for v in first.history.penalty)
     files = sorted(p.name for p in tmp_path.iterdir())
     again = ring_run_r3gan(setting, seed=0, gamma=0.1)
     assert torch.equal(first.samples, again.samples) and sorted(p.name for p in tmp_path.iterdir()) == files
     ring_run_r3gan(setting, seed=0, gamma=1.0)
     ring_run_r3gan(dataclasses.replace(setting, method="mbstd"), seed=0, gamma=0.1)  # the method is ignored
     assert len(list(tmp_path.iterdir())) == len(files) + 1
+
+
+def test_ring_run_is_the_course_loop_with_r1_and_r2(tmp_path, monkeypatch):
+    """The cached ring run is ``train_gan(..., loss="relativistic-pairing", r1_gamma=g, r2_gamma=g)`` and nothing else."""
+    from gancourse.config import seed_everything
+    from gancourse.data import Ring2D
+    from gancourse.train import train_gan
+
+    monkeypatch.setenv("GANCOURSE_CACHE", str(tmp_path))
+    setting = RingSetting(steps=5, z_dim=4, g_hidden=(16,), d_hidden=(16,), batch_size=32, n_samples=50, std=0.2)
+    run = ring_run_r3gan(setting, seed=1, gamma=0.5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        seed_everything(1)
+        G, D = Generator(4, 2, (16,), "relu"), Discriminator(2, (16,), "relu")
+        h = train_gan(G, D, Ring2D(std=0.2), steps=5, batch_size=32, loss="relativistic-pairing", r1_gamma=0.5,
+                      r2_gamma=0.5, lr_g=setting.lr, lr_d=setting.lr, betas=(0.5, 0.999), sample_every=(), n_samples=50,
+                      seed=1, device="cpu", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert run.history.loss_d == h.loss_d and run.history.penalty == h.penalty
+    assert torch.equal(run.samples, h.samples[-1])
+
+
+def test_digit_runs_are_cached_train_gan_runs(tmp_path, monkeypatch):
+    from gancourse.r3gan import DigitSetting, digit_run, digit_table
+
+    monkeypatch.setenv("GANCOURSE_CACHE", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    setting = DigitSetting(width=4, z_dim=8, steps=3, batch_size=8, n_samples=6)
+    G, h = digit_run(setting, "r3gan", seed=0)
+    assert h.steps == 3 and h.samples[-1].shape == (6, 1, 28, 28) and all(v > 0 for v in h.penalty)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    table = digit_table(setting, [0], workers=1)  # r3gan seed 0 read back, nonsaturating trained
+    assert torch.equal(table["r3gan"][0][1].samples[-1], h.samples[-1])
+    assert table["nonsaturating"][0][1].penalty == [0.0] * 3 and len(list(tmp_path.iterdir())) == len(files) + 1
+    with pytest.raises(ValueError, match="method must be one of"):
+        digit_run(setting, "wgan", seed=0)
