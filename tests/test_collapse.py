@@ -251,6 +251,24 @@ def test_ring_table_and_summary(tmp_path, monkeypatch):
         collapse.ring_players(RingSetting("minibatch"))
 
 
+def test_the_unroll_optimizer_enters_the_cache_name_only_when_it_is_adam():
+    """Runs cached before the field existed keep their names; an Adam-unrolled run gets a name of its own."""
+    import dataclasses
+
+    plain = RingSetting("unrolled", **TINY)
+    names = "|".join(f"{f.name}={getattr(plain, f.name)}" for f in dataclasses.fields(plain) if f.name != "unroll_optimizer")
+    from gancourse import checkpoints
+
+    assert plain.key(0) == checkpoints.keyed_name("ring", "unrolled", 0, names)
+    assert RingSetting("unrolled", unroll_optimizer="adam", **TINY).key(0) != plain.key(0)
+
+
+def test_the_costliest_ring_runs_go_first():
+    cost = collapse._relative_cost
+    assert cost(RingSetting("unrolled", unroll_k=5)) > cost(RingSetting("mbd")) > cost(RingSetting("vanilla"))
+    assert cost(RingSetting("vanilla", steps=600)) == 2 * cost(RingSetting("vanilla", steps=300))
+
+
 def test_mean_pairwise_distance_matches_scipy():
     from scipy.spatial.distance import pdist
 
