@@ -170,11 +170,11 @@ class DigitSetting:
 
 def digit_setting() -> DigitSetting:
     """Lecture 12's budgets on images: FAST on the embedded digits (lecture 03's width 16, batch 32 and learning
-    rate), FULL on MNIST at the cookbook's width 64 (not measured on a GPU). Measured in FAST (200 steps, seeds
-    0-2, classifier FD of 1,000 samples to the held-out digits): the non-saturating GAN 192, 139, 195 (about
-    0.022 s a step on one thread); R3GAN at gamma 1 546, 195, 392 and at gamma 0.1 532, 173, 571 (0.040 s a
-    step: the penalties' double backward); the non-saturating GAN with R3GAN's normalisation-free D 1,116,
-    622, 694. Lecture 12."""
+    rate), FULL on MNIST at the cookbook's width 64 (not measured on a GPU). Measured in FAST (200 steps,
+    classifier FD of the 1,000 final samples to the held-out digits, seeds 0-4): the non-saturating GAN 185,
+    135, 191, 137, 127 (about 0.022 s a step on one thread); R3GAN at gamma 1 539, 192, 386, 279, 355 (0.040 s
+    a step: the penalties' double backward). On seeds 0-2, from other sample noise: R3GAN at gamma 0.1 532,
+    173, 571; the non-saturating GAN with R3GAN's normalisation-free D 1,116, 622, 694. Lecture 12."""
     return DigitSetting(dataset=budget(fast="digits", full="mnist"), width=budget(fast=16, full=64),
                         steps=budget(fast=DIGIT_FAST_STEPS, full=3000), batch_size=budget(fast=32, full=64),
                         lr=budget(fast=5e-4, full=2e-4))
