@@ -522,9 +522,9 @@ def lecture_settings() -> dict:
 
     The unrolled GAN unrolls D the way Metz et al. do: k = 5 Adam steps at D's learning rate, with moments
     carried from step to step, the generator's gradient taken through the steps (second-order term
-    included). Measured in FAST on seeds 0-2 it does not help: 4, 5, 4 modes (high-quality fraction 0.50,
-    0.44, 0.51) against the vanilla GAN's 5, 5, 5 (0.49, 0.49, 0.53); Adam steps from zero moments at every
-    generator step covered 3, 1, 2; plain gradient steps at lr 1e-3 barely move D (5, 4 on seeds 0-1, the
+    included). Measured in FAST on seeds 0-4 it does not help: 4, 5, 4, 5, 5 modes (high-quality fraction
+    0.50, 0.44, 0.51, 0.38, 0.45) against the vanilla GAN's 5, 5, 5, 6, 4 (0.49, 0.49, 0.53, 0.49, 0.48);
+    Adam steps from zero moments at every generator step covered 3, 1, 2 on seeds 0-2; plain gradient steps at lr 1e-3 barely move D (5, 4 on seeds 0-1, the
     vanilla GAN's picture) and at lr 0.1 the unrolled D diverged within 3 steps. An unrolled run costs
     about five vanilla runs. Lectures 04-05.
     """
