@@ -32,6 +32,21 @@ def test_loads_offline_with_matching_sha256(name):
     assert all(p.dtype == torch.float32 and not p.requires_grad for p in net.parameters())
 
 
+@pytest.mark.parametrize("name", [n for n in R.names() if n in SHIPPED])
+def test_the_manifest_records_the_settings_that_rebuild_it(name):
+    """Provenance: what the manifest says a reference was trained with is what `references NAME` would run."""
+    spec = json.loads(json.dumps(R.REFERENCES[name]))  # tuples as lists, as the manifest stores them
+    entry = SHIPPED[name]
+    assert entry["train"] == spec["train"], f"{name}: the manifest's training settings differ from REFERENCES"
+    shipped = spec.get("ship") or spec["networks"]
+    assert entry["networks"] == {k: spec["networks"][k] for k in shipped}, f"{name}: networks differ"
+    assert entry["summary"] == spec["summary"] and entry["rebuild"] == R.REBUILD.format(name=name)
+    data = entry["data"]
+    assert data["images"] == sum(data["per_class"]) and len(data["per_class"]) == 10
+    if name != "judge":
+        assert entry["steps_done"] == spec["train"]["steps"]
+
+
 def _close(got, want, key):
     if isinstance(want, dict):
         for k in want:
