@@ -175,3 +175,33 @@ def cached(path: str | os.PathLike, make, retrain: bool = False) -> dict:
     state = {"format": CACHE_FORMAT, **make()}
     save(state, path)
     return state
+
+
+def side_by_side(fn, jobs: list, done, workers: int, *, cost=None, desc: str | None = None) -> None:
+    """Fill the cache: ``fn(*job)`` for every job not ``done(*job)`` yet, in ``workers`` processes side by side.
+
+    Each call writes its own result into the cache folder, and the caller loads every job from there
+    afterwards, so the results are those of running the jobs one after the other (a job's thread count is
+    ``fn``'s business). ``cost(*job)`` orders the missing jobs, costliest first, so the workers end together;
+    ``desc`` labels a progress bar. Nothing happens when ``workers`` is 1 or at most one job is missing.
+    Lectures 04, 07, 12.
+    """
+    missing = [job for job in jobs if not done(*job)]
+    if workers <= 1 or len(missing) <= 1:
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    if cost is not None:
+        missing.sort(key=lambda job: cost(*job), reverse=True)
+    with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(tqdm(pool.map(_call, [(fn, job) for job in missing]), total=len(missing), desc=desc or "runs", unit="run",
+                  leave=False, disable=desc is None))
+
+
+def _call(fn_and_job):
+    """``fn(*job)`` in a worker (jobs may differ in length, which a plain ``map(fn, *columns)`` would cut)."""
+    fn, job = fn_and_job
+    return fn(*job)

@@ -28,7 +28,6 @@ Lectures 04 (the fixes, the table) and 05 (the same table for WGAN-GP).
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -460,10 +459,6 @@ def _relative_cost(setting: RingSetting) -> float:
     return setting.steps * per_step.get(setting.method, 1.0)
 
 
-def _ring_run_worker(args):
-    return ring_run(*args)
-
-
 def ring_table(settings, seeds, workers: int = 1) -> list[RingRun]:
     """:func:`ring_run` for every setting and seed (settings outer, seeds inner), cached.
 
@@ -471,15 +466,9 @@ def ring_table(settings, seeds, workers: int = 1) -> list[RingRun]:
     the results are identical to training them one after the other. Lecture 04.
     """
     jobs = [(s, seed) for s in settings for seed in seeds]
+    checkpoints.side_by_side(ring_run, jobs, lambda s, seed: checkpoints.cache_path(s.key(seed)).exists(), workers,
+                             cost=lambda s, seed: _relative_cost(s), desc="ring runs")  # longest first
     missing = [j for j in jobs if not checkpoints.cache_path(j[0].key(j[1])).exists()]
-    if workers > 1 and len(missing) > 1:
-        import multiprocessing
-
-        missing.sort(key=lambda job: _relative_cost(job[0]), reverse=True)  # longest first: the workers end together
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            # each worker writes its run into the cache
-            list(tqdm(pool.map(_ring_run_worker, missing), total=len(missing), desc="ring runs", unit="run", leave=False))
-        missing = []
     bar = tqdm(total=len(missing), desc="ring runs", unit="run", leave=False) if missing else None
     runs = []
     for s, seed in jobs:

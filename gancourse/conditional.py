@@ -311,7 +311,7 @@ def comparison_run(settings: dict, discriminator: str, seed: int, progress: bool
     return G.eval(), history
 
 
-def _comparison_worker(args):
+def _comparison_worker(*args):
     *run, threads = args
     torch.set_num_threads(threads)  # the caller's count, so that a run's result does not depend on the workers
     comparison_run(*run)
@@ -327,12 +327,7 @@ def compare_discriminators(settings: dict, seeds=(0, 1, 2), discriminators=("con
     """
     from gancourse import checkpoints
 
-    jobs = [(settings, d, s) for d in discriminators for s in seeds]
-    missing = [j for j in jobs if not checkpoints.cache_path(_comparison_name(*j)).exists()]
-    if workers > 1 and len(missing) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_comparison_worker, [(*j, torch.get_num_threads()) for j in missing]))  # each worker writes its run into the cache
-    return {(d, s): comparison_run(settings, d, s) for _, d, s in jobs}
+    jobs = [(settings, d, s, torch.get_num_threads()) for d in discriminators for s in seeds]
+    checkpoints.side_by_side(_comparison_worker, jobs,
+                             lambda *j: checkpoints.cache_path(_comparison_name(*j[:3])).exists(), workers)
+    return {(d, s): comparison_run(settings, d, s) for _, d, s, _ in jobs}

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import torch
 
 from gancourse import checkpoints
-from gancourse.collapse import lecture_settings
+from gancourse.collapse import RingSetting, lecture_settings, ring_run
 from gancourse.config import budget, course_seed, seed_everything
 from gancourse.data import Ring2D, image_dataset
 from gancourse.diffusion import (Denoiser, NoiseSchedule, ddim_sample, ddpm_sample, diffusion_elbo, distill,
                                  teacher_pairs, train_denoiser)
 from gancourse.metrics import mode_coverage
-from gancourse.r3gan import ring_run_r3gan
+from gancourse.r3gan import DIGIT_METHODS, digit_done, digit_run, digit_setting, ring_done, ring_run_r3gan
 from gancourse.toy import Discriminator, Generator
 from gancourse.vae import VAE, elbo, log_likelihood_is, train_vae
 
@@ -177,9 +177,16 @@ def vae_run(s: FamilySetting, seed: int = 0) -> dict:
 def gan_run(s: FamilySetting, seed: int = 0, gamma: float = 0.1) -> dict:
     """R3GAN on the same ring, with lecture 04's networks and FAST/FULL steps (:func:`gancourse.r3gan.ring_run_r3gan`):
     ``{"seconds", "samples", "nfe": 1, "loglik": None}``. Lecture 12."""
-    ring = dataclasses.replace(lecture_settings()["vanilla"], std=s.std, n_samples=s.n_samples)
-    run = ring_run_r3gan(ring, seed, gamma)
+    run = ring_run_r3gan(_gan_ring(s), seed, gamma)
     return {"seconds": run.history.seconds, "samples": run.samples, "nfe": 1, "loglik": None}
+
+
+def _vae_digits_steps() -> int:
+    return budget(fast=400, full=5000)
+
+
+def _vae_digits_name(seed: int, dataset: str, steps: int) -> str:
+    return f"family-vae-{dataset}-seed{course_seed(seed)}-steps{steps}.pt"
 
 
 def data_loglik(s: FamilySetting, seed: int = 0) -> float:
@@ -198,8 +205,8 @@ def vae_digits_run(seed: int = 0, dataset: str = "digits", steps: int | None = N
     """A VAE on an image dataset of the course (28x28, flattened; z of 16, two hidden layers of 256), cached:
     ``{"model", "seconds", "samples" (1,000 decoder means, clamped to [-1, 1]), "loglik" (importance-sampled,
     K = 50, on 200 held-out images, nats per image)}``. FAST 400 steps, FULL 5,000. Lecture 12."""
-    steps = steps if steps is not None else budget(fast=400, full=5000)
-    name = f"family-vae-{dataset}-seed{course_seed(seed)}-steps{steps}.pt"
+    steps = steps if steps is not None else _vae_digits_steps()
+    name = _vae_digits_name(seed, dataset, steps)
     path = checkpoints.cache_path(name)
     if path.exists():
         return checkpoints.load(path)
@@ -219,3 +226,66 @@ def vae_digits_run(seed: int = 0, dataset: str = "digits", steps: int | None = N
     state = _one_thread(make)
     checkpoints.save(state, path)
     return state
+
+
+def _prepare_job(kind: str, *args) -> None:
+    """One run of :func:`prepare`, written into the cache (module level, so that a spawned process can run it)."""
+    if kind == "teacher and students":  # the students need the teacher: one job, in this order
+        s, seed = args
+        diffusion_run(s, seed)
+        student_run(s, seed)
+        student_run(s, seed, adv_weight=0.0)
+    else:
+        _JOBS[kind][0](*args)
+
+
+def _recipe(name: str) -> None:
+    from gancourse.recipes import load_or_train
+
+    load_or_train(name, progress=False)
+
+
+def _recipe_done(name: str) -> bool:
+    from gancourse.recipes import is_trained
+
+    return is_trained(name)
+
+
+def _gan_ring(s: FamilySetting) -> RingSetting:
+    """The ring run of :func:`gan_run`: lecture 04's networks and steps on this setting's ring."""
+    return dataclasses.replace(lecture_settings()["vanilla"], std=s.std, n_samples=s.n_samples)
+
+
+# kind: (what trains it, whether the cache holds it, about how many seconds it takes on one thread)
+_JOBS = {
+    "dcgan recipe": (_recipe, _recipe_done, 7.0),
+    "digits": (digit_run, digit_done, 6.0),  # non-saturating about 4.4 s, R3GAN about 8
+    "teacher and students": (None, lambda s, seed: all(checkpoints.cache_path(s.key(f, seed)).exists() for f in
+                                                       ("diffusion", "student-adv1.0", "student-adv0.0")), 3.0),
+    "vae digits": (vae_digits_run, lambda seed, dataset: checkpoints.cache_path(
+        _vae_digits_name(seed, dataset, _vae_digits_steps())).exists(), 2.5),
+    "ring": (ring_run, lambda setting, seed: checkpoints.cache_path(setting.key(seed)).exists(), 1.5),
+    "r3gan ring": (ring_run_r3gan, ring_done, 1.5),
+    "vae": (vae_run, lambda s, seed: checkpoints.cache_path(s.key("vae", seed)).exists(), 1.5),
+}
+
+
+def prepare(s: FamilySetting, seeds, workers: int = 2) -> None:
+    """Train every run of lecture 12 that the cache lacks, ``workers`` processes side by side, in one pool (each
+    run on one thread, so the results are those of training them one after the other): the ring runs of
+    R3GAN's comparison (vanilla, pairing alone, R3GAN), the digits comparison, and per seed the diffusion
+    teacher with its two students, the ring VAE, the VAE on lecture 03's images, and lecture 03's DCGAN
+    recipe. The lecture's cells then load each run from the cache. Lecture 12."""
+    from gancourse.recipes import get
+
+    ring, digit = lecture_settings()["vanilla"], digit_setting()
+    dataset = get("dcgan").settings()["dataset"]
+    jobs = ([("dcgan recipe", "dcgan")]
+            + [("digits", digit, method, seed) for method in DIGIT_METHODS for seed in seeds]
+            + [(kind, s, seed) for kind in ("teacher and students", "vae") for seed in seeds]
+            + [("vae digits", seed, dataset) for seed in seeds]
+            + [("ring", ring, seed) for seed in seeds]
+            + [("r3gan ring", ring, seed, gamma) for gamma in (0.0, 0.1) for seed in seeds]
+            + [("r3gan ring", _gan_ring(s), seed, 0.1) for seed in seeds])
+    checkpoints.side_by_side(_prepare_job, jobs, lambda kind, *args: _JOBS[kind][1](*args), workers,
+                             cost=lambda kind, *args: _JOBS[kind][2], desc="lecture 12's runs")

@@ -91,25 +91,16 @@ def _ring_name(setting: RingSetting, seed: int, gamma: float, betas) -> str:
     return checkpoints.keyed_name("ring", "r3gan", seed, parts + f"|gamma={gamma}|betas={tuple(betas)}|loop=train_gan")
 
 
-def _side_by_side(fn, jobs: list, cached, workers: int) -> None:
-    """Run ``fn(*job)`` for the jobs whose result is not ``cached(*job)`` yet, in ``workers`` processes side by
-    side (one thread each, each writing its result into the cache folder); the results are those of running
-    them one after the other. Nothing to do when every job is cached or ``workers`` is 1."""
-    missing = [j for j in jobs if not cached(*j)]
-    if workers > 1 and len(missing) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(fn, *zip(*missing)))
+def ring_done(setting: RingSetting, seed: int, gamma: float, betas=(0.5, 0.999)) -> bool:
+    """Whether :func:`ring_run_r3gan` of these arguments is in the cache already. Lecture 12."""
+    return checkpoints.cache_path(_ring_name(setting, seed, gamma, betas)).exists()
 
 
 def ring_table_r3gan(setting: RingSetting, seeds, gammas, workers: int = 1) -> dict:
     """``{gamma: [R3Run per seed]}``: :func:`ring_run_r3gan` for every gamma and seed, the missing runs trained in
     ``workers`` processes side by side (as :func:`gancourse.collapse.ring_table` does). Lecture 12."""
     jobs = [(setting, seed, gamma) for gamma in gammas for seed in seeds]
-    _side_by_side(ring_run_r3gan, jobs,
-                  lambda s, seed, gamma: checkpoints.cache_path(_ring_name(s, seed, gamma, (0.5, 0.999))).exists(), workers)
+    checkpoints.side_by_side(ring_run_r3gan, jobs, ring_done, workers)
     return {gamma: [ring_run_r3gan(setting, seed, gamma) for seed in seeds] for gamma in gammas}
 
 
@@ -189,7 +180,8 @@ def _digit_name(setting: DigitSetting, method: str, seed: int) -> str:
     return checkpoints.keyed_name("digits", method, seed, parts)
 
 
-def _digit_done(setting: DigitSetting, method: str, seed: int) -> bool:
+def digit_done(setting: DigitSetting, method: str, seed: int) -> bool:
+    """Whether :func:`digit_run` of these arguments is in the cache already. Lecture 12."""
     return checkpoints.cache_path(_digit_name(setting, method, seed)).exists()
 
 
@@ -197,7 +189,7 @@ def digit_table(setting: DigitSetting, seeds, methods=DIGIT_METHODS, workers: in
     """``{method: [(G, History) per seed]}``: :func:`digit_run` for every method and seed, the missing runs
     trained in ``workers`` processes side by side (one thread each; the same results as one after the other). Lecture 12."""
     jobs = [(setting, m, seed) for m in methods for seed in seeds]
-    _side_by_side(_digit_worker, jobs, _digit_done, workers)
+    checkpoints.side_by_side(_digit_worker, jobs, digit_done, workers)
     return {m: [digit_run(setting, m, seed) for seed in seeds] for m in methods}
 
 

@@ -105,3 +105,15 @@ def test_one_thread_as_block_and_decorator_restores_the_count():
         with checkpoints.one_thread():
             raise RuntimeError("fails inside")
     assert torch.get_num_threads() == before
+
+
+def test_side_by_side_fills_only_what_is_missing(tmp_path):
+    from gancourse.checkpoints import load, save, side_by_side
+
+    jobs = [({"k": k}, tmp_path / f"job{k}.pt") for k in range(4)]
+    save({"k": "kept"}, jobs[0][1])  # already done: must not be redone
+    done = lambda state, path: path.exists()
+    side_by_side(save, jobs, done, workers=1)  # one worker: the caller runs the jobs itself, nothing happens here
+    assert [p.exists() for _, p in jobs] == [True, False, False, False]
+    side_by_side(save, jobs, done, workers=2, cost=lambda state, path: state["k"])
+    assert [load(p)["k"] for _, p in jobs] == ["kept", 1, 2, 3]
