@@ -118,7 +118,9 @@ REFERENCES: dict[str, dict] = {
                            "kwargs": {"img_size": 28, "channels": 1, "width": 16, "max_width": 64,
                                       "max_resolution": 14}}},
         "ship": {"G": "ema"},
-        "train": {"loss": "nonsaturating", "steps": 7_000, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
+        # 14,000 steps: at 7,000 the judge read FD 204, recall 0.08, class 2 at 2.7% of samples, mixing agreement
+        # 85%; resumed to 14,000: FD 120, recall 0.18, every class at least 6.6%, mixing agreement 93%.
+        "train": {"loss": "nonsaturating", "steps": 14_000, "batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3,
                   "betas": [0.0, 0.99], "r1_gamma": 1.0, "ema_decay": 0.995, "seed": 0},
     },
     "wgan-gp": {
